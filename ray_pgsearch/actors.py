@@ -1,0 +1,94 @@
+"""The actors: the distributions the policy samples each parameter's latent value from.
+
+Both actors take natural-gradient steps from per-sample utilities ``u`` (rank-based advantages
+that sum to zero), as separable NES does for Gaussians and as the softmax score function gives for
+categoricals; both keep exploration alive with an entropy bonus and a hard floor.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_LOG_2PI_E = float(np.log(2.0 * np.pi * np.e))
+
+
+def reflect_into_unit(u: np.ndarray) -> np.ndarray:
+    """Fold any real number into [0, 1] by mirroring at 0 and 1 (a triangle wave)."""
+    u = np.mod(u, 2.0)
+    return np.where(u > 1.0, 2.0 - u, u)
+
+
+class GaussianActor:
+    """Independent Gaussians N(mean_j, std_j^2), one per numeric parameter, on latent z in [0, 1].
+
+    Samples are reflected back into [0, 1]; log-probabilities and gradients use the Gaussian density
+    at the reflected point (the reflection only matters near the edges).
+    """
+
+    def __init__(self, dim: int, init_mean: float, init_std: float, min_std: float, max_std: float):
+        self.mean = np.full(dim, init_mean)
+        self.log_std = np.full(dim, np.log(init_std))
+        self.min_log_std = float(np.log(min_std))
+        self.max_log_std = float(np.log(max_std))
+
+    @property
+    def std(self) -> np.ndarray:
+        return np.exp(self.log_std)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(n, dim) latent samples: z = reflect(mean + std * eps), eps ~ N(0, I)."""
+        return reflect_into_unit(self.mean + self.std * rng.standard_normal((n, self.mean.size)))
+
+    def log_prob(self, z: np.ndarray) -> np.ndarray:
+        """log N(z | mean, std^2) summed over parameters, one value per row."""
+        s = (z - self.mean) / self.std
+        return -0.5 * np.sum(s * s + 2.0 * self.log_std + np.log(2.0 * np.pi), axis=1)
+
+    def entropy(self) -> np.ndarray:
+        """Per-parameter entropy H_j = log std_j + log(2 pi e) / 2."""
+        return self.log_std + 0.5 * _LOG_2PI_E
+
+    def update(self, z: np.ndarray, u: np.ndarray, lr_mean: float, lr_std: float, entropy_coef: float) -> None:
+        """One separable-NES step with the entropy bonus, then the std floor and ceiling."""
+        s = (z - self.mean) / self.std  # standardized samples
+        # natural gradient of E[u] w.r.t. the mean: std * sum_i u_i s_i  (SNES, Wierstra et al. 2014)
+        self.mean = self.mean + lr_mean * self.std * (u @ s)
+        # natural gradient w.r.t. log std: 1/2 sum_i u_i (s_i^2 - 1), plus dH/dlog std = 1 for the bonus
+        self.log_std = self.log_std + lr_std * (0.5 * (u @ (s * s - 1.0)) + entropy_coef)
+        self.mean = np.clip(self.mean, 0.0, 1.0)
+        self.log_std = np.clip(self.log_std, self.min_log_std, self.max_log_std)
+
+
+class CategoricalActor:
+    """A softmax over one choice's categories: p = softmax(logits)."""
+
+    def __init__(self, size: int, max_prob_ratio: float):
+        self.logits = np.zeros(size)
+        self.min_logit_gap = float(np.log(max_prob_ratio))
+
+    @property
+    def probs(self) -> np.ndarray:
+        e = np.exp(self.logits - self.logits.max())
+        return e / e.sum()
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """n category indices drawn from p (inverse CDF of uniforms)."""
+        return np.minimum(np.searchsorted(np.cumsum(self.probs), rng.random(n)), self.logits.size - 1)
+
+    def log_prob(self, c: np.ndarray) -> np.ndarray:
+        return np.log(self.probs)[c.astype(int)]
+
+    def entropy(self) -> float:
+        """H = -sum_k p_k log p_k."""
+        p = self.probs
+        return float(-np.sum(p * np.log(p)))
+
+    def update(self, c: np.ndarray, u: np.ndarray, lr: float, entropy_coef: float) -> None:
+        """Score-function step sum_i u_i (onehot(c_i) - p) plus the entropy gradient, then the floor
+        that keeps every category within ``max_prob_ratio`` of the likeliest one."""
+        p = self.probs
+        counts = np.bincount(c.astype(int), weights=u, minlength=p.size)
+        grad = counts - u.sum() * p  # d/dlogits sum_i u_i log p(c_i)
+        grad_entropy = -p * (np.log(p) + self.entropy())  # dH/dlogits
+        self.logits = self.logits + lr * (grad + entropy_coef * grad_entropy)
+        self.logits = np.maximum(self.logits - self.logits.max(), -self.min_logit_gap)

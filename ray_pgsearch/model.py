@@ -1,0 +1,61 @@
+"""The model step: a Parzen density ratio that picks, among the policy's candidates, the one most
+likely to be good (the acquisition of TPE, Bergstra et al. 2011, used on policy samples).
+
+The finished trials of the window are split at a reward quantile into "good" and "bad" ones
+(pending trials count as bad, so parallel workers spread out); each group gets a product-kernel
+density on the latent rows, l(x) for good and g(x) for bad, and the score of a candidate is
+log l(x) - log g(x).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
+    top = a.max(axis=axis, keepdims=True)
+    return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
+
+
+class ParzenModel:
+    """Product-kernel densities over latent rows: Gaussian kernels on the numeric z's (one bandwidth
+    h = bandwidth * m^(-1/(d+4)) for a group of m points in d dimensions), Aitchison-Aitken kernels
+    on the category indices, and one uniform prior point in each group."""
+
+    def __init__(self, n_numeric: int, category_sizes: list[int], bandwidth: float, cat_smoothing: float):
+        self.n_numeric = n_numeric
+        self.category_sizes = category_sizes
+        self.bandwidth = bandwidth
+        self.cat_smoothing = cat_smoothing
+        self.log_prior = -float(np.sum(np.log(category_sizes))) if category_sizes else 0.0
+
+    def _log_density(self, sqdist: np.ndarray, cat_log_kernel: np.ndarray) -> np.ndarray:
+        """log p(x) for each candidate row, from its squared distances to the m group points."""
+        m = sqdist.shape[1]
+        dim = self.n_numeric + len(self.category_sizes)
+        h = self.bandwidth * (m + 1) ** (-1.0 / (dim + 4))
+        log_k = -0.5 * sqdist / h**2 - self.n_numeric * np.log(h * np.sqrt(2.0 * np.pi)) + cat_log_kernel
+        prior = np.full((log_k.shape[0], 1), self.log_prior)
+        return _logsumexp(np.hstack([log_k, prior]), axis=1) - np.log(m + 1)
+
+    def _cat_log_kernel(self, candidates: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """sum over choices of log k(c, c_j): log(1 - lam) on a match, log(lam / (K - 1)) otherwise."""
+        total = np.zeros((candidates.shape[0], points.shape[0]))
+        lam = self.cat_smoothing
+        for j, size in enumerate(self.category_sizes, start=self.n_numeric):
+            if size == 1:
+                continue
+            match = candidates[:, j, None] == points[None, :, j]
+            total += np.where(match, np.log(1.0 - lam), np.log(lam / (size - 1)))
+        return total
+
+    def score(self, candidates: np.ndarray, good: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        """log l(x) - log g(x) for each candidate row."""
+        points = np.vstack([good, bad])
+        zc, zp = candidates[:, : self.n_numeric], points[:, : self.n_numeric]
+        sqdist = np.maximum((zc * zc).sum(1)[:, None] + (zp * zp).sum(1)[None, :] - 2.0 * zc @ zp.T, 0.0)
+        cat = self._cat_log_kernel(candidates, points)
+        n_good = good.shape[0]
+        log_l = self._log_density(sqdist[:, :n_good], cat[:, :n_good])
+        log_g = self._log_density(sqdist[:, n_good:], cat[:, n_good:])
+        return log_l - log_g

@@ -1,0 +1,174 @@
+"""The ask/tell core: PGOptimizer, usable without Ray Tune's trial machinery.
+
+    opt = PGOptimizer({"lr": tune.loguniform(1e-4, 1e-1), "act": tune.choice(["relu", "tanh"])}, mode="min", seed=0)
+    for _ in range(100):
+        config = opt.ask()
+        opt.tell(config, train(config))
+
+Each ``ask`` returns, in this order: the user's ``points_to_evaluate``; a Latin-hypercube sample of
+the prior for the first ``n_startup`` trials; then the best of ``n_candidates`` policy samples
+under the Parzen density-ratio model of the window. Each ``tell`` with a finite value adds the
+trial to a bounded window and takes one policy-gradient step on it, so the cost of a trial never
+depends on how many trials came before.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Hashable, Mapping, Sequence
+
+import numpy as np
+
+from .model import ParzenModel
+from .policy import Policy, PolicySettings
+from .space import SearchSpace
+
+
+@dataclass(frozen=True)
+class Settings(PolicySettings):
+    """All knobs of PGOptimizer; the defaults are the ones benchmarked in experiments/results.
+
+    n_startup: trials drawn from a Latin hypercube over the prior before the model step starts.
+    n_candidates: policy samples the model chooses from at each ask (1 = sample the policy only).
+    window: finished trials kept for the policy update and the model (bounds the cost per trial).
+    gamma: fraction of the window counted as "good" by the model.
+    bandwidth: Parzen bandwidth factor in latent units, h = bandwidth * m^(-1/(d+4)).
+    cat_smoothing: probability mass a category kernel gives to the other categories.
+    """
+
+    n_startup: int = 10
+    n_candidates: int = 128
+    window: int = 128
+    gamma: float = 0.2
+    bandwidth: float = 0.15
+    cat_smoothing: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.n_startup < 0 or self.n_candidates < 1 or self.window < 2:
+            raise ValueError("n_startup >= 0, n_candidates >= 1 and window >= 2 are required")
+        if not 0.0 < self.gamma < 1.0 or not 0.0 < self.cat_smoothing < 1.0:
+            raise ValueError("gamma and cat_smoothing must lie in (0, 1)")
+        if not 0.0 < self.min_std <= self.init_std <= self.max_std:
+            raise ValueError("0 < min_std <= init_std <= max_std is required")
+
+
+class Window:
+    """A ring buffer of the last ``capacity`` (latent row, reward) pairs."""
+
+    def __init__(self, capacity: int, dim: int):
+        self.rows = np.empty((capacity, dim))
+        self.rewards = np.empty(capacity)
+        self.count = 0  # pairs ever added
+
+    def __len__(self) -> int:
+        return min(self.count, self.rewards.size)
+
+    def add(self, row: np.ndarray, reward: float) -> None:
+        i = self.count % self.rewards.size
+        self.rows[i], self.rewards[i] = row, reward
+        self.count += 1
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self)
+        return self.rows[:n], self.rewards[:n]
+
+
+def as_reward(value: Any, mode: str) -> float | None:
+    """The reward of a reported metric value (-value for "min"), or None when it is not a finite
+    number (None, NaN, inf, a string): such trials never reach the policy or the model."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return -value if mode == "min" else value
+
+
+class PGOptimizer:
+    """Policy-gradient search over a Tune search space, through ask/tell."""
+
+    def __init__(
+        self,
+        space: Mapping[str, Any] | SearchSpace,
+        mode: str = "min",
+        seed: int | None = None,
+        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+        **settings: Any,
+    ):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.space = space if isinstance(space, SearchSpace) else SearchSpace(space)
+        self.mode = mode
+        self.settings = Settings(**settings)
+        self.rng = np.random.default_rng(seed)
+        self.policy = Policy(self.space, self.settings)
+        self.model = ParzenModel(
+            self.space.n_numeric, self.space.category_sizes, self.settings.bandwidth, self.settings.cat_smoothing
+        )
+        self.window = Window(self.settings.window, self.space.dim)
+        self.pending: dict[Hashable, np.ndarray] = {}
+        self.startup = list(self.space.sample_prior(self.rng, self.settings.n_startup))
+        self.points = [self.space.complete(p) for p in points_to_evaluate or []]
+        self.n_asked = 0
+        self.n_told = 0
+        self.n_failed = 0
+        self.best_reward = -math.inf
+        self.best_config: dict | None = None
+
+    # -- ask --------------------------------------------------------------------------------------
+    def ask(self, trial_id: Hashable | None = None) -> dict:
+        """The next config to evaluate; with a ``trial_id`` it is kept pending until told."""
+        if self.points:
+            config = self.points.pop(0)
+            row = self.space.encode(config)
+        else:
+            row = self.startup.pop(0) if self.startup else self._propose()
+            config = self.space.decode(row)
+        if trial_id is not None:
+            self.pending[trial_id] = row
+        self.n_asked += 1
+        return config
+
+    def _propose(self) -> np.ndarray:
+        """argmax over x_1..x_M ~ pi of log l(x) - log g(x); a plain policy sample before two results."""
+        candidates = self.policy.sample(self.rng, self.settings.n_candidates)
+        rows, rewards = self.window.arrays()
+        if rows.shape[0] < 2 or self.settings.n_candidates == 1:
+            return candidates[0]
+        n_good = max(1, int(math.ceil(self.settings.gamma * rewards.size)))
+        order = np.argsort(-rewards, kind="stable")
+        good = rows[order[:n_good]]
+        bad = np.vstack([rows[order[n_good:]], *self.pending.values()]) if self.pending else rows[order[n_good:]]
+        return candidates[int(np.argmax(self.model.score(candidates, good, bad)))]
+
+    # -- tell -------------------------------------------------------------------------------------
+    def tell(self, config: Mapping[str, Any], value: Any, trial_id: Hashable | None = None) -> bool:
+        """Learn from one evaluated config; returns False (and learns nothing) when ``value`` is
+        not a finite number. A pending ``trial_id`` is resolved either way."""
+        row = self.pending.pop(trial_id, None) if trial_id is not None else None
+        reward = as_reward(value, self.mode)
+        if reward is None:
+            self.n_failed += 1
+            return False
+        if row is None:
+            row = self.space.encode(config)
+        self.window.add(row, reward)
+        self.n_told += 1
+        if reward > self.best_reward:
+            self.best_reward, self.best_config = reward, dict(config)
+        if len(self.window) >= 2:
+            self.policy.update(*self.window.arrays())
+        return True
+
+    def forget(self, trial_id: Hashable) -> None:
+        """Drop a pending trial that will never report (crashed, cancelled)."""
+        if self.pending.pop(trial_id, None) is not None:
+            self.n_failed += 1
+
+    @property
+    def best_value(self) -> float | None:
+        """The best metric value told so far, in the metric's own sign."""
+        if self.best_config is None:
+            return None
+        return -self.best_reward if self.mode == "min" else self.best_reward

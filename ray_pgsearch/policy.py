@@ -1,0 +1,75 @@
+"""The policy: all actors of a search space, sampled together and updated from one reward.
+
+pi(x) = prod_j N(z_j | mu_j, sigma_j^2) * prod_k softmax(theta_k)[c_k], over the latent rows of
+``SearchSpace``. ``update`` is REINFORCE with a rank-based advantage: every sample of the window
+gets a utility from its reward's rank (centered, so the mean utility is the baseline), and each
+actor takes a natural-gradient step on sum_i u_i log pi(x_i).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .actors import CategoricalActor, GaussianActor
+from .space import SearchSpace
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """Step sizes and exploration floors of the policy (all in latent units)."""
+
+    init_std: float = 0.3
+    min_std: float = 0.02
+    max_std: float = 1.0
+    lr_mean: float = 0.03
+    lr_std: float = 0.01
+    lr_logits: float = 0.1
+    entropy_coef: float = 0.01
+    max_prob_ratio: float = 100.0
+
+
+def rank_utilities(rewards: np.ndarray) -> np.ndarray:
+    """NES fitness shaping: u_(k) proportional to max(0, log(n/2 + 1) - log k) for the k-th best
+    reward, normalized to sum to 1, minus 1/n so the utilities sum to zero (ties share a rank)."""
+    n = rewards.size
+    raw = np.maximum(0.0, np.log(n / 2.0 + 1.0) - np.log(np.arange(1, n + 1)))
+    shaped = raw / raw.sum() - 1.0 / n
+    u = np.empty(n)
+    u[np.argsort(-rewards, kind="stable")] = shaped
+    _, group = np.unique(rewards, return_inverse=True)  # equal rewards share their mean utility
+    return (np.bincount(group, weights=u) / np.bincount(group))[group]
+
+
+class Policy:
+    """One Gaussian actor over the numeric latents and one categorical actor per choice."""
+
+    def __init__(self, space: SearchSpace, settings: PolicySettings = PolicySettings()):
+        self.settings = settings
+        self.n_numeric = space.n_numeric
+        self.gaussian = GaussianActor(space.n_numeric, 0.5, settings.init_std, settings.min_std, settings.max_std)
+        self.categorical = [CategoricalActor(size, settings.max_prob_ratio) for size in space.category_sizes]
+        self.n_updates = 0
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(n, dim) latent rows x ~ pi."""
+        columns = [self.gaussian.sample(rng, n)] + [a.sample(rng, n)[:, None] for a in self.categorical]
+        return np.hstack(columns)
+
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        """log pi(x) for each row: the actors' log-probabilities add up."""
+        logp = self.gaussian.log_prob(x[:, : self.n_numeric])
+        for j, actor in enumerate(self.categorical, start=self.n_numeric):
+            logp = logp + actor.log_prob(x[:, j])
+        return logp
+
+    def update(self, x: np.ndarray, rewards: np.ndarray) -> np.ndarray:
+        """One policy-gradient step on the window (x_i, r_i); returns the utilities used."""
+        s = self.settings
+        u = rank_utilities(rewards)  # advantage A_i = u(rank r_i), baseline = mean utility
+        self.gaussian.update(x[:, : self.n_numeric], u, s.lr_mean, s.lr_std, s.entropy_coef)
+        for j, actor in enumerate(self.categorical, start=self.n_numeric):
+            actor.update(x[:, j], u, s.lr_logits, s.entropy_coef)
+        self.n_updates += 1
+        return u

@@ -1,0 +1,177 @@
+"""PGSearcher: the thin Ray Tune ``Searcher`` adapter around the ask/tell core.
+
+What reaches the policy (the documented rule):
+
+* A trial that completes normally or is stopped by a scheduler is learned from with the metric of
+  its last result; when that value is missing or not a finite number, the last finite value the
+  trial reported through ``on_trial_result`` is used instead.
+* A trial that errored (``error=True``), or that never reported a finite value of the metric
+  (NaN, inf, None, a string, or no metric at all), is not learned from: it is counted in
+  ``n_failed`` and never reaches the gradient or the model.
+* Completions of trial ids this searcher did not suggest (e.g. ``restart_errored`` after a
+  restore) and second completions of the same id are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import tempfile
+from typing import Any, Mapping, Sequence
+
+from ray.tune.search import Searcher
+
+from .optimizer import PGOptimizer, Settings, as_reward
+from .space import SearchSpace
+
+logger = logging.getLogger(__name__)
+
+_STATE_FORMAT = 1
+
+
+class PGSearcher(Searcher):
+    """Suggests trial configs from a policy over the search space that learns from trial results.
+
+    Args:
+        space: a Tune search space (nested dict of ``tune.*`` domains and constants). Optional: the
+            ``param_space`` given to ``tune.Tuner`` is used otherwise.
+        metric, mode: the metric to optimize and ``"min"``/``"max"``; optional here when given
+            to ``tune.TuneConfig`` together with a ``param_space``.
+        points_to_evaluate: configs to try first, in order (nested dicts over the space's keys).
+        evaluated_rewards: metric values of ``points_to_evaluate`` already known: the policy learns
+            from them instead of running them.
+        seed: seed of the one random generator behind every suggestion (saved in checkpoints).
+        **settings: algorithm settings, see ``ray_pgsearch.Settings`` (e.g. ``n_startup=10``).
+    """
+
+    def __init__(
+        self,
+        space: Mapping[str, Any] | None = None,
+        metric: str | None = None,
+        mode: str | None = None,
+        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+        evaluated_rewards: Sequence[Any] | None = None,
+        seed: int | None = None,
+        **settings: Any,
+    ):
+        super().__init__(metric=metric, mode=mode)
+        Settings(**settings)  # fail at construction on an unknown or invalid setting
+        if evaluated_rewards is not None and len(evaluated_rewards) != len(points_to_evaluate or []):
+            raise ValueError("evaluated_rewards needs one value per point of points_to_evaluate")
+        self._settings = settings
+        self._seed = seed
+        self._space = SearchSpace(space) if space is not None else None
+        if evaluated_rewards is None:
+            self._points, self._evaluated = list(points_to_evaluate or []), []
+        else:
+            self._points, self._evaluated = [], list(zip(points_to_evaluate, evaluated_rewards))
+        self._opt: PGOptimizer | None = None
+        self._live: dict[str, list] = {}  # trial id -> [config, last finite metric value or None]
+        self.max_concurrent: int | None = None
+
+    # -- setup ------------------------------------------------------------------------------------
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        """Takes metric/mode where none were given, and the space from ``param_space`` when the
+        constructor had none (returns False, as Tune expects, when it keeps its own space)."""
+        if self._opt is not None:
+            return False
+        self._metric = self._metric or metric
+        self._mode = self._mode or mode
+        if self._space is not None:
+            return False
+        self._space = SearchSpace(config)
+        return True
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        """Remembers the limit; returns False so Tune's ConcurrencyLimiter does the gating."""
+        self.max_concurrent = max_concurrent
+        return False
+
+    @property
+    def optimizer(self) -> PGOptimizer:
+        """The ask/tell core, built on first use once space, metric and mode are known."""
+        if self._opt is None:
+            if self._space is None:
+                raise RuntimeError(
+                    "PGSearcher has no search space: pass PGSearcher(space=...) or tune.Tuner(param_space=...)"
+                )
+            if self._metric is None or self._mode is None:
+                raise RuntimeError(
+                    "PGSearcher has no metric/mode: pass PGSearcher(metric=..., mode=...), or give them to "
+                    "tune.TuneConfig together with a param_space"
+                )
+            self._opt = PGOptimizer(self._space, self._mode, self._seed, self._points, **self._settings)
+            for point, value in self._evaluated:
+                self._opt.tell(self._opt.space.complete(point), value)
+        return self._opt
+
+    # -- the Searcher contract --------------------------------------------------------------------
+    def suggest(self, trial_id: str) -> dict | None:
+        config = self.optimizer.ask(trial_id)
+        self._live[trial_id] = [config, None]
+        return config
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Keeps the trial's latest finite metric value (the fallback if its last result has none)."""
+        live = self._live.get(trial_id)
+        if live is not None and as_reward(result.get(self._metric), "max") is not None:
+            live[1] = result[self._metric]
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        live = self._live.pop(trial_id, None)
+        if live is None:
+            logger.debug("PGSearcher ignores the completion of unknown or finished trial %s", trial_id)
+            return
+        config, last_value = live
+        value = (result or {}).get(self._metric)
+        if as_reward(value, "max") is None:
+            value = last_value
+        if error or value is None:
+            self.optimizer.forget(trial_id)
+        else:
+            self.optimizer.tell(config, value, trial_id)
+
+    def add_evaluated_point(
+        self,
+        parameters: dict,
+        value: float,
+        error: bool = False,
+        pruned: bool = False,
+        intermediate_values: list | None = None,
+    ) -> None:
+        """Warm start: learn from a config evaluated elsewhere, without running it."""
+        if error:
+            return
+        if self._opt is None:
+            self._evaluated.append((parameters, value))
+        else:
+            self._opt.tell(self._opt.space.complete(parameters), value)
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def get_state(self) -> dict:
+        return {"format": _STATE_FORMAT, "state": dict(self.__dict__)}
+
+    def set_state(self, state: dict) -> None:
+        if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
+            raise ValueError("not a PGSearcher state (unknown format)")
+        self.__dict__.update(state["state"])
+
+    def save(self, checkpoint_path: str) -> None:
+        """Pickles the whole state (space, policy, window, pending trials, random generator),
+        writing to a temporary file first so a crash never leaves half a checkpoint."""
+        directory = os.path.dirname(os.path.abspath(checkpoint_path))
+        with tempfile.NamedTemporaryFile("wb", dir=directory, delete=False) as f:
+            pickle.dump(self.get_state(), f)
+        os.replace(f.name, checkpoint_path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Loads a state written by ``save``; a missing or unreadable file raises ValueError."""
+        try:
+            with open(checkpoint_path, "rb") as f:
+                state = pickle.load(f)
+        except FileNotFoundError:
+            raise ValueError(f"no PGSearcher checkpoint at {checkpoint_path}") from None
+        except Exception as e:  # a truncated or foreign file: say so instead of a pickle traceback
+            raise ValueError(f"cannot read the PGSearcher checkpoint {checkpoint_path}: {e!r}") from None
+        self.set_state(state)
