@@ -1,0 +1,99 @@
+"""Fast checks of the benchmark harness (no network, no Ray cluster)."""
+
+from __future__ import annotations
+
+import numpy as np
+from ray import tune
+from ray.tune.search import Searcher
+
+from experiments import benchmark
+from experiments.harness import RandomSearcher, expected_best, run_search
+from experiments.naive_pg import NaivePGSearcher
+from experiments.objectives import OBJECTIVES, Objective
+
+
+def test_expected_best_matches_simulation() -> None:
+    values = np.array([3.0, -1.0, 2.5, 0.0, 7.0, 2.5, 1.0])
+    rng = np.random.default_rng(0)
+    for budget in (1, 3, 10):
+        draws = rng.choice(values, size=(200_000, budget)).min(axis=1)
+        assert abs(expected_best(values, budget) - draws.mean()) < 0.02
+    assert expected_best(values, 1) == values.mean()
+
+
+class _Spy(RandomSearcher):
+    """Random search that records how many trials are pending at each suggestion."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed=seed)
+        self.live: set[str] = set()
+        self.max_live = 0
+        self.completed: list[str] = []
+
+    def suggest(self, trial_id: str) -> dict:
+        self.live.add(trial_id)
+        self.max_live = max(self.max_live, len(self.live))
+        return super().suggest(trial_id)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None,
+                          error: bool = False) -> None:
+        self.live.remove(trial_id)
+        self.completed.append(trial_id)
+
+
+def test_driver_concurrency_budget_and_order() -> None:
+    objective = OBJECTIVES["mixed_bowls"]
+    spies, records = [], []
+    for _ in range(2):
+        spy = _Spy(seed=1)
+        records.append(run_search(spy, objective, budget=25, concurrency=4, order_seed=7))
+        spies.append(spy)
+    assert spies[0].max_live == 4 and not spies[0].live
+    assert len(spies[0].completed) == 25 == len(records[0].curve) == len(set(spies[0].completed))
+    assert spies[0].completed == spies[1].completed
+    assert records[0].values == records[1].values
+    assert spies[0].completed != sorted(spies[0].completed)  # not first-in first-out
+    assert np.all(np.diff(records[0].curve) <= 0)
+
+
+def test_driver_waits_when_the_searcher_says_not_now() -> None:
+    class OneAtATime(RandomSearcher):
+        """Suggests only while nothing is pending, then stops after 5 trials."""
+
+        def __init__(self) -> None:
+            super().__init__(seed=0)
+            self.pending = self.count = 0
+
+        def suggest(self, trial_id: str) -> dict | str | None:
+            if self.count == 5:
+                return Searcher.FINISHED
+            if self.pending:
+                return None
+            self.pending, self.count = 1, self.count + 1
+            return super().suggest(trial_id)
+
+        def on_trial_complete(self, trial_id: str, result: dict | None = None,
+                              error: bool = False) -> None:
+            self.pending = 0
+
+    record = run_search(OneAtATime(), OBJECTIVES["branin"], budget=8, concurrency=4, order_seed=0)
+    assert len(record.values) == 5 and len(record.curve) == 8 and record.notes
+
+
+def test_naive_pg_learns_the_best_category() -> None:
+    objective = Objective("pick", "mixed", {"c": tune.choice(["a", "b", "c", "d"])},
+                          lambda config: 0.0 if config["c"] == "c" else 1.0, 0.0, "one choice")
+    searcher = NaivePGSearcher(seed=0)
+    run_search(searcher, objective, budget=60, concurrency=2, order_seed=0)
+    probs = searcher._actors[("c",)].probs()
+    assert probs.argmax() == 2 and probs[2] > 0.4
+
+
+def test_tiny_benchmark_writes_report(tmp_path) -> None:
+    benchmark.main(["--seeds", "1", "--settings", "8x2", "--searchers", "random,naive_pg",
+                    "--objectives", "branin,mixed_categorical", "--jobs", "1", "--no-overhead",
+                    "--out", str(tmp_path)])
+    text = (tmp_path / "benchmark.md").read_text()
+    assert "| searcher | mean score |" in text and "| naive_pg |" in text
+    assert (tmp_path / "benchmark.png").stat().st_size > 0
+    assert (tmp_path / "benchmark.json").exists()
