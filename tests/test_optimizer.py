@@ -1,0 +1,93 @@
+"""The ask/tell core learns: the policy concentrates on the optimum, and only finite results count."""
+
+import math
+
+import numpy as np
+import pytest
+from ray import tune
+
+from ray_pgsearch import PGOptimizer
+from ray_pgsearch.policy import rank_utilities
+
+SPACE = {"act": tune.choice(["a", "b", "c", "d", "e"]), "lr": tune.loguniform(1e-5, 1e-1)}
+OFFSET = {"a": 1.0, "b": 0.6, "c": 0.0, "d": 0.8, "e": 1.2}
+
+
+def loss(config):
+    """Best at act="c", lr=1e-2 (z = 0.75 on the log scale of [1e-5, 1e-1])."""
+    return OFFSET[config["act"]] + (math.log10(config["lr"]) + 2.0) ** 2 / 4
+
+
+def _run(mode, seed, n=150):
+    opt = PGOptimizer(SPACE, mode=mode, seed=seed)
+    for _ in range(n):
+        config = opt.ask()
+        opt.tell(config, loss(config))
+    return opt
+
+
+def _log10_mean_lr(opt):
+    z = opt.policy.gaussian.mean[0]
+    return -5.0 + 4.0 * z
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_policy_learns_best_choice_and_log_scale_optimum(seed):
+    opt = _run("min", seed)
+    probs = opt.policy.categorical[0].probs
+    assert probs[2] > 0.8
+    assert abs(_log10_mean_lr(opt) - (-2.0)) < 0.4
+    assert opt.best_config["act"] == "c" and opt.best_value < 0.05
+
+
+def test_flipping_the_mode_sends_the_policy_the_other_way():
+    opt = _run("max", 0)
+    assert opt.policy.categorical[0].probs[2] < 0.05
+    assert abs(_log10_mean_lr(opt) - (-2.0)) > 2.0  # pushed to an edge of the lr range
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), None, "0.3", True])
+def test_non_finite_values_never_reach_the_policy(bad):
+    opt = PGOptimizer(SPACE, seed=0)
+    for _ in range(5):
+        config = opt.ask()
+        opt.tell(config, loss(config))
+    before = (opt.policy.gaussian.mean.copy(), opt.policy.categorical[0].logits.copy(), opt.policy.n_updates)
+    config = opt.ask(trial_id="t")
+    assert opt.tell(config, bad, trial_id="t") is False
+    assert "t" not in opt.pending and opt.n_failed == 1
+    np.testing.assert_array_equal(opt.policy.gaussian.mean, before[0])
+    np.testing.assert_array_equal(opt.policy.categorical[0].logits, before[1])
+    assert opt.policy.n_updates == before[2]
+
+
+def test_points_to_evaluate_come_first_then_the_startup_design():
+    points = [{"act": "e", "lr": 0.05}, {"act": "a", "lr": 1e-4}]
+    opt = PGOptimizer(SPACE, seed=0, points_to_evaluate=points, n_startup=5)
+    assert [opt.ask() for _ in range(2)] == points
+    startup = [opt.ask() for _ in range(5)]
+    assert len({c["act"] for c in startup}) == 5  # the Latin hypercube cycles through the choices
+
+
+def test_window_bounds_the_memory():
+    opt = PGOptimizer(SPACE, seed=0, window=16)
+    for _ in range(100):
+        config = opt.ask()
+        opt.tell(config, loss(config))
+    assert len(opt.window) == 16 and opt.window.rows.shape == (16, 2) and opt.n_told == 100
+
+
+def test_rank_utilities_are_centered_monotone_and_share_ties():
+    u = rank_utilities(np.array([3.0, 1.0, 2.0, 2.0, 0.0]))
+    assert abs(u.sum()) < 1e-12
+    assert u[0] > u[2] == u[3] > u[1] > u[4] or u[0] > u[2] == u[3] >= u[1] >= u[4]
+    assert u[0] == u.max() and u[4] == u.min()
+
+
+def test_same_seed_same_sequence():
+    a, b = PGOptimizer(SPACE, seed=7), PGOptimizer(SPACE, seed=7)
+    for _ in range(30):
+        ca, cb = a.ask(), b.ask()
+        assert ca == cb
+        a.tell(ca, loss(ca))
+        b.tell(cb, loss(cb))
