@@ -94,6 +94,7 @@ class PGOptimizer:
         mode: str = "min",
         seed: int | None = None,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+        log_dir: str | None = None,
         **settings: Any,
     ):
         if mode not in ("min", "max"):
@@ -115,6 +116,13 @@ class PGOptimizer:
         self.n_failed = 0
         self.best_reward = -math.inf
         self.best_config: dict | None = None
+        self.log_dir = log_dir  # TensorBoard event files of the policy go here, when set
+        self._writer: Any = None  # created on the first update; not part of the saved state
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_writer"] = None  # event-file writers hold open files
+        return state
 
     # -- ask --------------------------------------------------------------------------------------
     def ask(self, trial_id: Hashable | None = None) -> dict:
@@ -158,8 +166,19 @@ class PGOptimizer:
         if reward > self.best_reward:
             self.best_reward, self.best_config = reward, dict(config)
         if len(self.window) >= 2:
-            self.policy.update(*self.window.arrays())
+            utilities = self.policy.update(*self.window.arrays())
+            self._log_update(utilities)
         return True
+
+    def _log_update(self, utilities: np.ndarray) -> None:
+        """Writes the policy after an update to TensorBoard when a log_dir is set."""
+        if self.log_dir is None:
+            return
+        if self._writer is None:
+            from .tensorboard import PolicyWriter
+
+            self._writer = PolicyWriter(self.log_dir)
+        self._writer.write(self, utilities)
 
     def forget(self, trial_id: Hashable) -> None:
         """Drop a pending trial that will never report (crashed, cancelled)."""
