@@ -237,8 +237,8 @@ class SearchSpace:
     def __init__(self, spec: Mapping[str, Any]):
         if not isinstance(spec, Mapping):
             raise ValueError(f"the search space must be a dict of Tune domains, got {type(spec).__name__}")
-        self.spec = copy.deepcopy(dict(spec))
-        _, domain_vars, grid_vars = parse_spec_vars(self.spec)
+        spec = copy.deepcopy(dict(spec))
+        _, domain_vars, grid_vars = parse_spec_vars(spec)
         for path, _ in grid_vars:
             raise _invalid(path, "grid_search is not supported by PGSearcher: use tune.choice(values)")
         params = [_compile(path, domain) for path, domain in domain_vars]
@@ -247,6 +247,10 @@ class SearchSpace:
         self.numeric: list[NumericParam] = [p for p in params if isinstance(p, NumericParam)]
         self.categorical: list[CategoricalParam] = [p for p in params if isinstance(p, CategoricalParam)]
         self.params: list[NumericParam | CategoricalParam] = self.numeric + self.categorical
+        # The spec without its domains: copying it per config is cheap (no Domain objects to copy).
+        self._template = spec
+        for param in self.params:
+            assign_value(self._template, param.path, None)
 
     @property
     def dim(self) -> int:
@@ -265,7 +269,7 @@ class SearchSpace:
 
     def decode(self, row: Sequence[float]) -> dict:
         """Latent row -> a full nested config (constants included, domains replaced by values)."""
-        config = copy.deepcopy(self.spec)
+        config = copy.deepcopy(self._template)
         for param, x in zip(self.params, row):
             assign_value(config, param.path, param.decode(x))
         return config
@@ -286,7 +290,7 @@ class SearchSpace:
         against the domains (ValueError naming the key otherwise) and cast to native types."""
         if not isinstance(point, Mapping):
             raise ValueError(f"a point to evaluate must be a dict, got {type(point).__name__}")
-        config = copy.deepcopy(self.spec)
+        config = copy.deepcopy(self._template)
         for param in self.params:
             value = _lookup(point, param.path)
             if isinstance(param, CategoricalParam):
