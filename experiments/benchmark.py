@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata
 
-from experiments.harness import SEARCHERS, RunRecord, expected_best, make_searcher, random_values, run_search
+from experiments.harness import (SEARCHERS, RunRecord, expected_best, make_searcher,
+                                 random_values, run_search)
 from experiments.objectives import OBJECTIVES
+from experiments.spaces import domain_items
 
 Setting = tuple[int, int]  # (budget, concurrency)
 OVERHEAD_POINTS = (100, 1000, 3000, 10000)
@@ -167,7 +169,7 @@ def markdown(summary: dict, seeds: int, searchers: list[str], wall: float) -> st
         "best, ties averaged, per objective and seed. Searcher time is suggest + "
         "on_trial_complete only.", "", "## Objectives", ""]
     lines += _table(["objective", "kind", "parameters", "optimum used", "description"], [
-        [o.name, o.kind, str(len(_leaves(o.space))), f"{summary['optimum'][o.name]:.6g}",
+        [o.name, o.kind, str(len(domain_items(o.space))), f"{summary['optimum'][o.name]:.6g}",
          o.description.replace("\n", " ")] for o in OBJECTIVES.values()
         if o.name in summary["optimum"]])
     for key, setting in summary["settings"].items():
@@ -185,14 +187,38 @@ def markdown(summary: dict, seeds: int, searchers: list[str], wall: float) -> st
         lines += _table(["objective"] + searchers, [
             [o] + [f"{res[n]['per_objective'][o]:.1f}" for n in searchers]
             for o in summary["optimum"]])
-    return "\n".join(lines)
+    return "\n".join(lines + bar_lines(summary))
 
 
-def _leaves(space: dict) -> list:
-    """The domains of a nested space."""
-    from experiments.spaces import domain_items
+def bar_lines(summary: dict, name: str = "pgsearcher", naive: str = "naive_pg") -> list[str]:
+    """Check `name` against the issue's bar in each setting where it ran (empty if it did not).
 
-    return domain_items(space)
+    Budget 100: best mean score and best mean rank; budget 32: within 5 points of the best mean
+    score; always: at least twice the naive PG's mean score and under 1 ms searcher time per trial.
+    """
+    lines = []
+    for key, setting in summary["settings"].items():
+        res = setting["searchers"]
+        if name not in res:
+            continue
+        mine = res[name]
+        others = [v for k, v in res.items() if k != name]
+        best_score = max(v["mean_score"] for v in others)
+        best_rank = min(v["mean_rank"] for v in others)
+        checks = [(f"mean score {mine['mean_score']:.1f} vs best other {best_score:.1f}",
+                   mine["mean_score"] >= best_score - (5 if setting["budget"] < 100 else 0))]
+        if setting["budget"] >= 100:
+            checks.append((f"mean rank {mine['mean_rank']:.2f} vs best other {best_rank:.2f}",
+                           mine["mean_rank"] <= best_rank))
+        if naive in res:
+            checks.append((f">= 2x naive PG ({res[naive]['mean_score']:.1f})",
+                           mine["mean_score"] >= 2 * res[naive]["mean_score"]))
+        checks.append((f"{mine['ms_per_trial']:.2f} ms / trial < 1", mine["ms_per_trial"] < 1))
+        lines.append(f"- {key}: " + "; ".join(f"{'PASS' if ok else 'FAIL'} {text}"
+                                               for text, ok in checks))
+    return (["## Bar for " + name, "", "Budget 100: best mean score and rank; budget 32: within "
+             "5 points of the best mean score; all: >= 2x the naive PG, < 1 ms per trial "
+             "(the per-trial growth is in overhead.md).", ""] + lines + [""]) if lines else []
 
 
 def plot(summary: dict, samples: dict[str, np.ndarray], searchers: list[str], path: Path) -> None:

@@ -73,8 +73,7 @@ def run_search(searcher: Searcher, objective: Objective, budget: int, concurrenc
     is picked (uniformly among the pending ones) for completion. Only the time inside
     `suggest` and `on_trial_complete` is counted as searcher time.
     """
-    if not searcher.set_search_properties(METRIC, "min", objective.space):
-        searcher.set_search_properties(METRIC, "min", {})  # a searcher with its own space
+    searcher.set_search_properties(METRIC, "min", objective.space)  # False: it has its own space
     rng = np.random.default_rng(order_seed)
     pending: dict[str, tuple[dict, float]] = {}
     record = RunRecord(name or type(searcher).__name__, objective.name, seed, budget,
@@ -227,7 +226,10 @@ def expected_best(values: np.ndarray, budget: int) -> float:
 
 
 def random_values(objective: Objective, size: int, cache_dir: Path, seed: int = 0) -> np.ndarray:
-    """Values of `size` seeded uniform random configs, cached in `cache_dir/<name>.npy`."""
+    """Values of `size` seeded uniform random configs, cached in `cache_dir/<name>.npy`.
+
+    The cache is keyed by name and size only: delete it when an objective changes.
+    """
     path = Path(cache_dir) / f"{objective.name}.npy"
     if path.exists():
         values = np.load(path)

@@ -294,7 +294,7 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in [
     _BRANIN,
     _continuous("hartmann6", hartmann6, 6, 0.0, 1.0, -3.32237),
     _continuous("rosenbrock4", rosenbrock, 4, -2.0, 2.0, 0.0),
-    _continuous("ackley5", ackley, 5, -32.768, 32.768, 0.0),
+    _continuous("ackley5", ackley, 5, -15.0, 30.0, 0.0),  # optimum off the box centre
     _continuous("styblinski_tang5", styblinski_tang, 5, -5.0, 5.0, -39.16617 * 5),
     _continuous("levy4", levy, 4, -10.0, 10.0, 0.0),
     Objective("mixed_bowls", "mixed", _BOWLS_SPACE, mixed_bowls, 0.0,
