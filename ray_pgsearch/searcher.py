@@ -42,6 +42,8 @@ class PGSearcher(Searcher):
         evaluated_rewards: metric values of ``points_to_evaluate`` already known: the policy learns
             from them instead of running them.
         seed: seed of the one random generator behind every suggestion (saved in checkpoints).
+        log_dir: where the policy's TensorBoard events go (see ``ray_pgsearch.tensorboard``). By
+            default, inside Tune, ``<experiment dir>/pgsearch``, learned from the first ``save``.
         **settings: algorithm settings, see ``ray_pgsearch.Settings`` (e.g. ``n_startup=10``).
     """
 
@@ -53,6 +55,7 @@ class PGSearcher(Searcher):
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         evaluated_rewards: Sequence[Any] | None = None,
         seed: int | None = None,
+        log_dir: str | None = None,
         **settings: Any,
     ):
         super().__init__(metric=metric, mode=mode)
@@ -61,6 +64,7 @@ class PGSearcher(Searcher):
             raise ValueError("evaluated_rewards needs one value per point of points_to_evaluate")
         self._settings = settings
         self._seed = seed
+        self._log_dir = log_dir
         self._space = SearchSpace(space) if space is not None else None
         if evaluated_rewards is None:
             self._points, self._evaluated = list(points_to_evaluate or []), []
@@ -101,7 +105,9 @@ class PGSearcher(Searcher):
                     "PGSearcher has no metric/mode: pass PGSearcher(metric=..., mode=...), or give them to "
                     "tune.TuneConfig together with a param_space"
                 )
-            self._opt = PGOptimizer(self._space, self._mode, self._seed, self._points, **self._settings)
+            self._opt = PGOptimizer(
+                self._space, self._mode, self._seed, self._points, log_dir=self._log_dir, **self._settings
+            )
             for point, value in self._evaluated:
                 self._opt.tell(self._opt.space.complete(point), value)
         return self._opt
@@ -164,8 +170,12 @@ class PGSearcher(Searcher):
 
     def save(self, checkpoint_path: str) -> None:
         """Pickles the whole state (space, policy, window, pending trials, random generator),
-        writing to a temporary file first so a crash never leaves half a checkpoint."""
+        writing to a temporary file first so a crash never leaves half a checkpoint. Without an
+        explicit ``log_dir``, the policy's events go to ``pgsearch/`` next to the checkpoint (Tune
+        saves into the experiment's staging directory, which it syncs to the experiment directory)."""
         directory = os.path.dirname(os.path.abspath(checkpoint_path))
+        if self._log_dir is None and self._opt is not None:
+            self._opt.log_dir = os.path.join(directory, "pgsearch")
         with tempfile.NamedTemporaryFile("wb", dir=directory, delete=False) as f:
             pickle.dump(self.get_state(), f)
         os.replace(f.name, checkpoint_path)
