@@ -62,6 +62,14 @@ def _random_task(objective: str, cache_dir: str) -> np.ndarray:
     return random_values(obj, RANDOM_SAMPLE[obj.kind], Path(cache_dir))
 
 
+def run_json(record: RunRecord) -> dict:
+    """A run for benchmark.json: its values (7 significant digits) and counters, no curves."""
+    skip = {"curve", "values", "step_seconds"}
+    return {**{k: v for k, v in vars(record).items() if k not in skip},
+            "best": record.best, "ms_per_trial": 1000 * record.seconds_per_trial,
+            "values": [float(f"{v:.7g}") for v in record.values]}
+
+
 def available_searchers(names: list[str]) -> list[str]:
     """Drop PGSearcher, with a warning, while `ray_pgsearch` does not provide it yet."""
     if "pgsearcher" in names:
@@ -322,8 +330,7 @@ def main(argv: list[str] | None = None) -> None:
             wall = (datetime.datetime.now() - start).total_seconds()
             (args.out / "benchmark.md").write_text(markdown(summary, args.seeds, searchers, wall))
             (args.out / "benchmark.json").write_text(json.dumps(
-                {"summary": summary, "runs": [{k: v for k, v in vars(r).items()
-                                               if k != "step_seconds"} for r in records]}))
+                {"summary": summary, "runs": [run_json(r) for r in records]}))
             plot(summary, samples, searchers, args.out / "benchmark.png")
             print((args.out / "benchmark.md").read_text())
         if not args.no_overhead:
