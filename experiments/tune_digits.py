@@ -54,11 +54,13 @@ def train_mlp(config: dict) -> None:
         batch_size=config["batch_size"],
         random_state=0,
     )
+    # The Ray node that runs this trial (nodes of one machine share hostname and IP, not node ids).
+    node_id = ray.get_runtime_context().get_node_id()
     for _ in range(config["epochs"]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.partial_fit(x_train, y_train, classes=np.arange(10))  # one epoch of minibatches
-        tune.report({"accuracy": float(model.score(x_val, y_val))})
+        tune.report({"accuracy": float(model.score(x_val, y_val)), "node_id": node_id})
 
 
 def main(argv: list[str] | None = None) -> tune.ResultGrid:
