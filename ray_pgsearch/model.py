@@ -29,11 +29,29 @@ class ParzenModel:
         self.cat_smoothing = cat_smoothing
         self.log_prior = -float(np.sum(np.log(category_sizes))) if category_sizes else 0.0
 
+    def _bandwidth(self, m: int) -> float:
+        """h = bandwidth * (m + 1)^(-1/(d+4)) for a group of m points (plus the prior point)."""
+        return self.bandwidth * (m + 1) ** (-1.0 / (self.n_numeric + len(self.category_sizes) + 4))
+
+    def sample(self, rng: np.random.Generator, points: np.ndarray, n: int) -> np.ndarray:
+        """n rows drawn from the kernel density of ``points``: a random point, its numeric z's
+        moved by N(0, h^2) and reflected into [0, 1], each category kept with probability 1 - lam."""
+        from .actors import reflect_into_unit
+
+        rows = points[rng.integers(points.shape[0], size=n)].copy()
+        rows[:, : self.n_numeric] = reflect_into_unit(
+            rows[:, : self.n_numeric] + self._bandwidth(points.shape[0]) * rng.standard_normal((n, self.n_numeric))
+        )
+        for j, size in enumerate(self.category_sizes, start=self.n_numeric):
+            move = (rng.random(n) < self.cat_smoothing) & (size > 1)
+            shift = rng.integers(1, max(size, 2), size=n)  # any other category, uniformly
+            rows[:, j] = np.where(move, (rows[:, j] + shift) % size, rows[:, j])
+        return rows
+
     def _log_density(self, sqdist: np.ndarray, cat_log_kernel: np.ndarray) -> np.ndarray:
         """log p(x) for each candidate row, from its squared distances to the m group points."""
         m = sqdist.shape[1]
-        dim = self.n_numeric + len(self.category_sizes)
-        h = self.bandwidth * (m + 1) ** (-1.0 / (dim + 4))
+        h = self._bandwidth(m)
         log_k = -0.5 * sqdist / h**2 - self.n_numeric * np.log(h * np.sqrt(2.0 * np.pi)) + cat_log_kernel
         prior = np.full((log_k.shape[0], 1), self.log_prior)
         return _logsumexp(np.hstack([log_k, prior]), axis=1) - np.log(m + 1)

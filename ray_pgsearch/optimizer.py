@@ -43,6 +43,7 @@ class Settings(PolicySettings):
     gamma: float = 0.2
     bandwidth: float = 0.15
     cat_smoothing: float = 0.2
+    model_candidates: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_startup < 0 or self.n_candidates < 1 or self.window < 2:
@@ -140,13 +141,17 @@ class PGOptimizer:
 
     def _propose(self) -> np.ndarray:
         """argmax over x_1..x_M ~ pi of log l(x) - log g(x); a plain policy sample before two results."""
-        candidates = self.policy.sample(self.rng, self.settings.n_candidates)
         rows, rewards = self.window.arrays()
         if rows.shape[0] < 2 or self.settings.n_candidates == 1:
-            return candidates[0]
+            return self.policy.sample(self.rng, 1)[0]
         n_good = max(1, int(math.ceil(self.settings.gamma * rewards.size)))
         order = np.argsort(-rewards, kind="stable")
         good = rows[order[:n_good]]
+        n_model = int(round(self.settings.model_candidates * self.settings.n_candidates))
+        candidates = np.vstack([
+            self.policy.sample(self.rng, self.settings.n_candidates - n_model),
+            self.model.sample(self.rng, good, n_model),
+        ])
         bad = np.vstack([rows[order[n_good:]], *self.pending.values()]) if self.pending else rows[order[n_good:]]
         return candidates[int(np.argmax(self.model.score(candidates, good, bad)))]
 
