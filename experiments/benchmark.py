@@ -14,7 +14,6 @@ import shlex
 import sys
 import warnings
 import zlib
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from pathlib import Path

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 from ray import tune
 
-from experiments.spaces import domain_items, get_path, snap_int
+from experiments.spaces import domain_items, fill, get_path, snap_int
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,9 @@ def _memoized(space: dict) -> Callable[[Callable[[dict], float]], Callable[[dict
     paths = [path for path, _ in domain_items(space)]
 
     def decorate(fn: Callable[[dict], float]) -> Callable[[dict], float]:
-        cached = functools.lru_cache(maxsize=None)(lambda key: fn(dict(zip(_names, key))))
-        _names = [p[-1] for p in paths]
+        @functools.lru_cache(maxsize=None)
+        def cached(key: tuple) -> float:
+            return fn(fill(space, dict(zip(paths, key))))
 
         @functools.wraps(fn)
         def wrapped(config: dict) -> float:
