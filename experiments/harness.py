@@ -74,6 +74,7 @@ def run_search(searcher: Searcher, objective: Objective, budget: int, concurrenc
     `suggest` and `on_trial_complete` is counted as searcher time.
     """
     searcher.set_search_properties(METRIC, "min", objective.space)  # False: it has its own space
+    searcher.set_max_concurrency(concurrency)  # as Tune's ConcurrencyLimiter tells it
     rng = np.random.default_rng(order_seed)
     pending: dict[str, tuple[dict, float]] = {}
     record = RunRecord(name or type(searcher).__name__, objective.name, seed, budget,
