@@ -8,6 +8,9 @@ What reaches the policy (the documented rule):
 * A trial that errored (``error=True``), or that never reported a finite value of the metric
   (NaN, inf, None, a string, or no metric at all), is not learned from: it is counted in
   ``n_failed`` and never reaches the gradient or the model.
+* A trial stopped by a scheduler at iteration r, before the longest trials' length, counts with its
+  rung-aware value (``ray_pgsearch.rungs``): its quantile among the values trials reported at r,
+  mapped to the same quantile of the values at the longest length.
 * Completions of trial ids this searcher did not suggest (e.g. ``restart_errored`` after a
   restore) and second completions of the same id are ignored.
 """
@@ -17,12 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import tempfile
 from typing import Any, Mapping, Sequence
 
 from ray.tune.search import Searcher
 
 from .optimizer import PGOptimizer, Settings, as_reward
+from .rungs import RungCalibrator
 from .space import SearchSpace
 
 logger = logging.getLogger(__name__)
@@ -71,7 +74,8 @@ class PGSearcher(Searcher):
         else:
             self._points, self._evaluated = [], list(zip(points_to_evaluate, evaluated_rewards))
         self._opt: PGOptimizer | None = None
-        self._live: dict[str, list] = {}  # trial id -> [config, last finite metric value or None]
+        self._live: dict[str, list] = {}  # trial id -> [config, last finite metric value or None, its iteration]
+        self._rungs = RungCalibrator()
         self.max_concurrent: int | None = None
 
     # -- setup ------------------------------------------------------------------------------------
@@ -120,27 +124,34 @@ class PGSearcher(Searcher):
                 "one pending trial, so trials run one at a time; set it to the number of trials to run at once."
             )
         config = self.optimizer.ask(trial_id)
-        self._live[trial_id] = [config, None]
+        self._live[trial_id] = [config, None, None]
         return config
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        """Keeps the trial's latest finite metric value (the fallback if its last result has none)."""
+        """Keeps the trial's latest finite metric value (the fallback if its last result has none)
+        and adds it to the reference values of its training iteration."""
         live = self._live.get(trial_id)
         if live is not None and as_reward(result.get(self._metric), "max") is not None:
-            live[1] = result[self._metric]
+            live[1], live[2] = result[self._metric], result.get("training_iteration")
+            if live[2] is not None:
+                self._rungs.observe(live[2], live[1])
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         live = self._live.pop(trial_id, None)
         if live is None:
             logger.debug("PGSearcher ignores the completion of unknown or finished trial %s", trial_id)
             return
-        config, last_value = live
-        value = (result or {}).get(self._metric)
-        if as_reward(value, "max") is None:
-            value = last_value
+        config, value, iteration = live
+        result = result or {}
+        if as_reward(result.get(self._metric), "max") is not None:
+            value, iteration = result[self._metric], result.get("training_iteration")
+            if iteration is not None:
+                self._rungs.observe(iteration, value)  # the stopping result skips on_trial_result
         if error or value is None:
             self.optimizer.forget(trial_id)
         else:
+            if iteration is not None:
+                value = self._rungs.calibrate(iteration, value)
             self.optimizer.tell(config, value, trial_id)
 
     def add_evaluated_point(
@@ -169,16 +180,17 @@ class PGSearcher(Searcher):
         self.__dict__.update(state["state"])
 
     def save(self, checkpoint_path: str) -> None:
-        """Pickles the whole state (space, policy, window, pending trials, random generator),
-        writing to a temporary file first so a crash never leaves half a checkpoint. Without an
+        """Pickles the whole state (space, policy, window, pending trials, random generator).
+        Tune's ``save_to_dir`` calls this with a temporary name and renames the file afterwards, so a
+        crash never leaves half a checkpoint (a second temporary file here only raced Tune's
+        directory sync, which warned about vanished files). Without an
         explicit ``log_dir``, the policy's events go to ``pgsearch/`` next to the checkpoint (Tune
         saves into the experiment's staging directory, which it syncs to the experiment directory)."""
         directory = os.path.dirname(os.path.abspath(checkpoint_path))
         if self._log_dir is None and self._opt is not None:
             self._opt.log_dir = os.path.join(directory, "pgsearch")
-        with tempfile.NamedTemporaryFile("wb", dir=directory, delete=False) as f:
+        with open(checkpoint_path, "wb") as f:
             pickle.dump(self.get_state(), f)
-        os.replace(f.name, checkpoint_path)
 
     def restore(self, checkpoint_path: str) -> None:
         """Loads a state written by ``save``; a missing or unreadable file raises ValueError."""
