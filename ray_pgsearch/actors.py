@@ -49,12 +49,13 @@ class GaussianActor:
         return self.log_std + 0.5 * _LOG_2PI_E
 
     def update(self, z: np.ndarray, u: np.ndarray, lr_mean: float, lr_std: float, entropy_coef: float) -> None:
-        """One separable-NES step with the entropy bonus, then the std floor and ceiling."""
+        """One separable-NES step with the entropy bonus, then the std floor and ceiling; ``u`` holds
+        one utility per sample and parameter (n, dim), 0 where the parameter was inactive."""
         s = (z - self.mean) / self.std  # standardized samples
         # natural gradient of E[u] w.r.t. the mean: std * sum_i u_i s_i  (SNES, Wierstra et al. 2014)
-        self.mean = self.mean + lr_mean * self.std * (u @ s)
+        self.mean = self.mean + lr_mean * self.std * np.sum(u * s, axis=0)
         # natural gradient w.r.t. log std: 1/2 sum_i u_i (s_i^2 - 1), plus dH/dlog std = 1 for the bonus
-        self.log_std = self.log_std + lr_std * (0.5 * (u @ (s * s - 1.0)) + entropy_coef)
+        self.log_std = self.log_std + lr_std * (0.5 * np.sum(u * (s * s - 1.0), axis=0) + entropy_coef)
         self.mean = np.clip(self.mean, 0.0, 1.0)
         self.log_std = np.clip(self.log_std, self.min_log_std, self.max_log_std)
 

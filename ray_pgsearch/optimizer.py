@@ -7,7 +7,9 @@
 
 Each ``ask`` returns, in this order: the user's ``points_to_evaluate``; a Latin-hypercube sample of
 the prior for the first ``n_startup`` trials; then the best of ``n_candidates`` policy samples
-under the Parzen density-ratio model of the window. Each ``tell`` with a finite value adds the
+under the Parzen density-ratio model of the window. With a ``constraint`` (config -> bool), refused
+samples are replaced by the next best ones (counted in ``n_rejected``), and ``best_config`` only
+ever holds a config that satisfies it. Each ``tell`` with a finite value adds the
 trial to a bounded window and takes one policy-gradient step on it, so the cost of a trial never
 depends on how many trials came before.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -35,6 +37,8 @@ class Settings(PolicySettings):
     gamma: fraction of the window counted as "good" by the model.
     bandwidth: Parzen bandwidth factor in latent units, h = bandwidth * m^(-1/(d+4)).
     cat_smoothing: probability mass a category kernel gives to the other categories.
+    model_candidates: fraction of the candidates drawn from the good density l(x) instead of the policy.
+    max_rejections: samples a constraint may reject in a row before ask() raises RuntimeError.
     """
 
     n_startup: int = 10
@@ -44,6 +48,7 @@ class Settings(PolicySettings):
     bandwidth: float = 0.15
     cat_smoothing: float = 0.2
     model_candidates: float = 0.0
+    max_rejections: int = 1000
 
     def __post_init__(self) -> None:
         if self.n_startup < 0 or self.n_candidates < 1 or self.window < 2:
@@ -96,6 +101,7 @@ class PGOptimizer:
         seed: int | None = None,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         log_dir: str | None = None,
+        constraint: Callable[[dict], bool] | None = None,
         **settings: Any,
     ):
         if mode not in ("min", "max"):
@@ -115,6 +121,8 @@ class PGOptimizer:
         self.n_asked = 0
         self.n_told = 0
         self.n_failed = 0
+        self.n_rejected = 0  # sampled configs the constraint refused
+        self.constraint = constraint  # config -> bool; must be picklable (a module-level function)
         self.best_reward = -math.inf
         self.best_config: dict | None = None
         self.log_dir = log_dir  # TensorBoard event files of the policy go here, when set
@@ -132,18 +140,39 @@ class PGOptimizer:
             config = self.points.pop(0)
             row = self.space.encode(config)
         else:
-            row = self.startup.pop(0) if self.startup else self._propose()
-            config = self.space.decode(row)
+            rows = self._rows()
+            for _ in range(self.settings.max_rejections + 1):
+                row = next(rows)
+                config = self.space.decode(row)
+                if self._allowed(config):
+                    break
+                self.n_rejected += 1
+            else:
+                raise RuntimeError(
+                    f"the constraint rejected {self.settings.max_rejections + 1} sampled configs in a row; "
+                    "check that it can be satisfied inside the search space"
+                )
         if trial_id is not None:
             self.pending[trial_id] = row
         self.n_asked += 1
         return config
 
-    def _propose(self) -> np.ndarray:
-        """argmax over x_1..x_M ~ pi of log l(x) - log g(x); a plain policy sample before two results."""
+    def _allowed(self, config: Mapping[str, Any]) -> bool:
+        return self.constraint is None or bool(self.constraint(config))
+
+    def _rows(self) -> Iterator[np.ndarray]:
+        """Latent rows to try, best first: the startup design, then the proposals ranked by the
+        model (a fresh batch whenever one runs out, which only a constraint can cause)."""
+        while self.startup:
+            yield self.startup.pop(0)
+        while True:
+            yield from self._proposals()
+
+    def _proposals(self) -> np.ndarray:
+        """x_1..x_M ~ pi ranked by log l(x) - log g(x), best first; plain policy samples before two results."""
         rows, rewards = self.window.arrays()
         if rows.shape[0] < 2 or self.settings.n_candidates == 1:
-            return self.policy.sample(self.rng, 1)[0]
+            return self.policy.sample(self.rng, self.settings.n_candidates)
         n_good = max(1, int(math.ceil(self.settings.gamma * rewards.size)))
         order = np.argsort(-rewards, kind="stable")
         good = rows[order[:n_good]]
@@ -153,7 +182,16 @@ class PGOptimizer:
             self.model.sample(self.rng, good, n_model),
         ])
         bad = np.vstack([rows[order[n_good:]], *self.pending.values()]) if self.pending else rows[order[n_good:]]
-        return candidates[int(np.argmax(self.model.score(candidates, good, bad)))]
+        scores = self.model.score(*(self._model_view(a) for a in (candidates, good, bad)))
+        return candidates[np.argsort(-scores, kind="stable")]
+
+    def _model_view(self, rows: np.ndarray) -> np.ndarray:
+        """Rows as the model compares them: in a conditional space every inactive parameter takes one
+        shared value (z = 0.5, category -1), so only the values a config used tell configs apart."""
+        if not self.space.conditional:
+            return rows
+        inactive = np.r_[np.full(self.space.n_numeric, 0.5), np.full(len(self.space.categorical), -1.0)]
+        return np.where(self.space.active(rows), rows, inactive)
 
     # -- tell -------------------------------------------------------------------------------------
     def tell(self, config: Mapping[str, Any], value: Any, trial_id: Hashable | None = None) -> bool:
@@ -168,10 +206,11 @@ class PGOptimizer:
             row = self.space.encode(config)
         self.window.add(row, reward)
         self.n_told += 1
-        if reward > self.best_reward:
+        if reward > self.best_reward and self._allowed(config):
             self.best_reward, self.best_config = reward, dict(config)
         if len(self.window) >= 2:
-            utilities = self.policy.update(*self.window.arrays())
+            rows, rewards = self.window.arrays()
+            utilities = self.policy.update(rows, rewards, self.space.active(rows))
             self._log_update(utilities)
         return True
 

@@ -3,7 +3,7 @@
 pi(x) = prod_j N(z_j | mu_j, sigma_j^2) * prod_k softmax(theta_k)[c_k], over the latent rows of
 ``SearchSpace``. ``update`` is REINFORCE with a rank-based advantage: every sample of the window
 gets a utility from its reward's rank (centered, so the mean utility is the baseline), and each
-actor takes a natural-gradient step on sum_i u_i log pi(x_i).
+actor takes a natural-gradient step on sum_i u_i log pi(x_i), over the samples it was active in.
 """
 
 from __future__ import annotations
@@ -42,6 +42,18 @@ def rank_utilities(rewards: np.ndarray) -> np.ndarray:
     return (np.bincount(group, weights=u) / np.bincount(group))[group]
 
 
+def masked_utilities(rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """(n, dim) utilities: column j holds the rank utilities of the rewards of the rows where
+    parameter j was active (0 elsewhere); columns with the same pattern share one computation."""
+    u = np.zeros(active.shape)
+    patterns, column_pattern = np.unique(active, axis=1, return_inverse=True)
+    for k in range(patterns.shape[1]):
+        rows = patterns[:, k]
+        if rows.sum() >= 2:
+            u[np.ix_(rows, column_pattern.ravel() == k)] = rank_utilities(rewards[rows])[:, None]
+    return u
+
+
 class Policy:
     """One Gaussian actor over the numeric latents and one categorical actor per choice."""
 
@@ -64,12 +76,16 @@ class Policy:
             logp = logp + actor.log_prob(x[:, j])
         return logp
 
-    def update(self, x: np.ndarray, rewards: np.ndarray) -> np.ndarray:
-        """One policy-gradient step on the window (x_i, r_i); returns the utilities used."""
+    def update(self, x: np.ndarray, rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """One policy-gradient step on the window (x_i, r_i); ``active`` (n, dim) says which
+        parameters each sample used: an actor learns only from the samples it was active in.
+        Returns the utilities of the whole window (for logging)."""
         s = self.settings
-        u = rank_utilities(rewards)  # advantage A_i = u(rank r_i), baseline = mean utility
-        self.gaussian.update(x[:, : self.n_numeric], u, s.lr_mean, s.lr_std, s.entropy_coef)
+        u = masked_utilities(rewards, active)  # advantage A_ij = u(rank of r_i among rows using j)
+        self.gaussian.update(x[:, : self.n_numeric], u[:, : self.n_numeric], s.lr_mean, s.lr_std, s.entropy_coef)
         for j, actor in enumerate(self.categorical, start=self.n_numeric):
-            actor.update(x[:, j], u, s.lr_logits, s.entropy_coef)
+            used = active[:, j]
+            if used.sum() >= 2:
+                actor.update(x[used, j], u[used, j], s.lr_logits, s.entropy_coef)
         self.n_updates += 1
-        return u
+        return rank_utilities(rewards)

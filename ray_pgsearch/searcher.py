@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ray.tune.search import Searcher
 
@@ -47,6 +47,8 @@ class PGSearcher(Searcher):
         seed: seed of the one random generator behind every suggestion (saved in checkpoints).
         log_dir: where the policy's TensorBoard events go (see ``ray_pgsearch.tensorboard``). By
             default, inside Tune, ``<experiment dir>/pgsearch``, learned from the first ``save``.
+        constraint: a picklable function config -> bool; configs it refuses are never suggested
+            (``points_to_evaluate`` excepted), and the best config reported always satisfies it.
         **settings: algorithm settings, see ``ray_pgsearch.Settings`` (e.g. ``n_startup=10``).
     """
 
@@ -59,6 +61,7 @@ class PGSearcher(Searcher):
         evaluated_rewards: Sequence[Any] | None = None,
         seed: int | None = None,
         log_dir: str | None = None,
+        constraint: Callable[[dict], bool] | None = None,
         **settings: Any,
     ):
         super().__init__(metric=metric, mode=mode)
@@ -68,6 +71,7 @@ class PGSearcher(Searcher):
         self._settings = settings
         self._seed = seed
         self._log_dir = log_dir
+        self._constraint = constraint
         self._space = SearchSpace(space) if space is not None else None
         if evaluated_rewards is None:
             self._points, self._evaluated = list(points_to_evaluate or []), []
@@ -110,7 +114,8 @@ class PGSearcher(Searcher):
                     "tune.TuneConfig together with a param_space"
                 )
             self._opt = PGOptimizer(
-                self._space, self._mode, self._seed, self._points, log_dir=self._log_dir, **self._settings
+                self._space, self._mode, self._seed, self._points, log_dir=self._log_dir,
+                constraint=self._constraint, **self._settings
             )
             for point, value in self._evaluated:
                 self._opt.tell(self._opt.space.complete(point), value)

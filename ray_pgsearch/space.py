@@ -13,7 +13,7 @@ import copy
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from ray.tune.search.sample import (
@@ -27,7 +27,7 @@ from ray.tune.search.sample import (
     Quantized,
     Uniform,
 )
-from ray.tune.search.variant_generator import assign_value, parse_spec_vars
+from ray.tune.search.variant_generator import assign_value
 
 Path = tuple  # a key path into the nested config, e.g. ("model", "layers", 0)
 
@@ -214,9 +214,6 @@ def _compile(path: Path, domain: Domain) -> NumericParam | CategoricalParam:
             raise _invalid(path, "grid_search is not supported by PGSearcher: use tune.choice(values)")
         if len(domain.categories) == 0:
             raise _invalid(path, "tune.choice needs at least one category")
-        if any(_contains_domain(c) for c in domain.categories):
-            raise _invalid(path, "choices that hold their own search-space domains (conditional spaces) "
-                                 "are not supported yet: flatten them into separate parameters")
         return CategoricalParam(path, tuple(domain.categories))
     if isinstance(domain, Function):
         raise _invalid(path, "tune.sample_from cannot be learned: put it in Tuner(param_space=...), where "
@@ -226,31 +223,96 @@ def _compile(path: Path, domain: Domain) -> NumericParam | CategoricalParam:
     raise _invalid(path, f"unsupported domain type {type(domain).__name__}")
 
 
+def _domains(node: Any, path: Path = ()) -> Iterator[tuple[Path, Domain]]:
+    """Every Tune domain in a nested spec (dicts and lists), with its key path."""
+    if isinstance(node, Domain):
+        yield path, node
+    elif isinstance(node, Mapping):
+        if set(node) == {"grid_search"}:
+            raise _invalid(path, "grid_search is not supported by PGSearcher: use tune.choice(values)")
+        for key, value in node.items():
+            yield from _domains(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _domains(value, path + (i,))
+    elif isinstance(node, tuple) and _contains_domain(node):
+        raise _invalid(path, "Tune domains inside a tuple cannot be filled in: use a list")
+
+
+@dataclass
+class _Scope:
+    """A (sub)spec with its domains taken out: ``template`` holds None where each domain stood, and
+    ``slots`` says which parameter fills which path. A conditional choice's categories are scopes."""
+
+    template: Any
+    slots: list[tuple[Path, int]]
+
+
+def _assign(config: Any, path: Path, value: Any) -> Any:
+    """``config`` with ``value`` at ``path`` (the value itself for the empty path)."""
+    if not path:
+        return value
+    assign_value(config, path, value)
+    return config
+
+
 class SearchSpace:
     """A compiled Tune search space: parameter list, latent layout, and config <-> row maps.
 
     Row layout: ``[z_1 .. z_n, c_1 .. c_k]``, numeric latents first (``numeric``), then category
     indices (``categorical``). Constants and Tune placeholders in the spec are copied into every
     config untouched.
+
+    Conditional spaces: a ``tune.choice`` whose categories hold their own domains (dicts, lists or
+    domains, at any depth) owns a scope per category. Every parameter of every branch has a
+    coordinate, named ``<choice path>/<category index>/<path inside the category>``; a parameter is
+    *active* in a row when every choice above it picked its branch (``conditions``), and only active
+    parameters appear in the decoded config.
     """
 
     def __init__(self, spec: Mapping[str, Any]):
         if not isinstance(spec, Mapping):
             raise ValueError(f"the search space must be a dict of Tune domains, got {type(spec).__name__}")
-        spec = copy.deepcopy(dict(spec))
-        _, domain_vars, grid_vars = parse_spec_vars(spec)
-        for path, _ in grid_vars:
-            raise _invalid(path, "grid_search is not supported by PGSearcher: use tune.choice(values)")
-        params = [_compile(path, domain) for path, domain in domain_vars]
-        if not params:
+        found: list[tuple[NumericParam | CategoricalParam, tuple]] = []
+        branches: dict[int, list[_Scope | None]] = {}
+        root = self._compile_scope(copy.deepcopy(dict(spec)), (), (), found, branches)
+        if not found:
             raise ValueError("the search space holds no Tune domains to search over")
-        self.numeric: list[NumericParam] = [p for p in params if isinstance(p, NumericParam)]
-        self.categorical: list[CategoricalParam] = [p for p in params if isinstance(p, CategoricalParam)]
-        self.params: list[NumericParam | CategoricalParam] = self.numeric + self.categorical
-        # The spec without its domains: copying it per config is cheap (no Domain objects to copy).
-        self._template = spec
-        for param in self.params:
-            assign_value(self._template, param.path, None)
+        # Layout: numeric parameters first, then choices; renumber everything found in walk order.
+        order = [i for i, (p, _) in enumerate(found) if isinstance(p, NumericParam)]
+        order += [i for i, (p, _) in enumerate(found) if isinstance(p, CategoricalParam)]
+        new = {old: new for new, old in enumerate(order)}
+        self.params: list[NumericParam | CategoricalParam] = [found[i][0] for i in order]
+        self.conditions: list[tuple[tuple[int, int], ...]] = [
+            tuple((new[k], c) for k, c in found[i][1]) for i in order
+        ]
+        self.numeric: list[NumericParam] = [p for p in self.params if isinstance(p, NumericParam)]
+        self.categorical: list[CategoricalParam] = [p for p in self.params if isinstance(p, CategoricalParam)]
+        self._local_path: dict[int, Path] = {}  # parameter -> its path inside its scope
+        for scope in [root] + [s for scopes in branches.values() for s in scopes if s is not None]:
+            scope.slots = [(path, new[i]) for path, i in scope.slots]
+            self._local_path.update((i, path) for path, i in scope.slots)
+        self._root = root
+        self._branches = {new[i]: scopes for i, scopes in branches.items()}
+
+    def _compile_scope(self, node: Any, prefix: Path, condition: tuple, found: list, branches: dict) -> _Scope:
+        """Take the domains out of ``node`` (a spec, or a category of a conditional choice)."""
+        slots = []
+        for path, domain in list(_domains(node)):
+            name = prefix + path
+            index = len(found)
+            if isinstance(domain, Categorical) and any(_contains_domain(c) for c in domain.categories):
+                found.append((_compile(name, domain), condition))
+                branches[index] = [
+                    self._compile_scope(copy.deepcopy(c), name + (i,), condition + ((index, i),), found, branches)
+                    if _contains_domain(c) else None
+                    for i, c in enumerate(domain.categories)
+                ]
+            else:
+                found.append((_compile(name, domain), condition))
+            slots.append((path, index))
+            node = _assign(node, path, None)
+        return _Scope(node, slots)
 
     @property
     def dim(self) -> int:
@@ -264,45 +326,112 @@ class SearchSpace:
     def category_sizes(self) -> list[int]:
         return [p.size for p in self.categorical]
 
+    @property
+    def conditional(self) -> bool:
+        return bool(self._branches)
+
     def names(self) -> list[str]:
         return [path_str(p.path) for p in self.params]
 
-    def decode(self, row: Sequence[float]) -> dict:
-        """Latent row -> a full nested config (constants included, domains replaced by values)."""
-        config = copy.deepcopy(self._template)
-        for param, x in zip(self.params, row):
-            assign_value(config, param.path, param.decode(x))
+    def active(self, rows: np.ndarray) -> np.ndarray:
+        """(n, dim) mask: which parameters of each row appear in its config."""
+        mask = np.ones(rows.shape, dtype=bool)
+        for j, condition in enumerate(self.conditions):
+            for k, c in condition:
+                mask[:, j] &= rows[:, k] == c
+        return mask
+
+    def _fill(self, scope: _Scope, source: Any, plain: Callable, choose: Callable) -> Any:
+        """A copy of the scope's template with every slot filled from ``source``: ``plain(i, source)``
+        is plain parameter i's value; ``choose(i, source)`` gives a conditional choice's category
+        index and the source of its branch, which is filled in recursively."""
+        config = copy.deepcopy(scope.template)
+        for path, i in scope.slots:
+            if i in self._branches:
+                index, inner = choose(i, source)
+                sub = self._branches[i][index]
+                value = self.params[i].categories[index] if sub is None else self._fill(sub, inner, plain, choose)
+            else:
+                value = plain(i, source)
+            config = _assign(config, path, value)
         return config
 
+    def decode(self, row: Sequence[float]) -> dict:
+        """Latent row -> a full nested config (constants included, domains replaced by values)."""
+        return self._fill(self._root, row, lambda i, r: self.params[i].decode(r[i]), lambda i, r: (int(r[i]), r))
+
     def encode(self, config: Mapping[str, Any]) -> np.ndarray:
-        """Nested config -> latent row; raises ValueError naming a missing or foreign value."""
-        row = np.empty(self.dim)
-        for i, param in enumerate(self.params):
-            value = _lookup(config, param.path)
-            if isinstance(param, NumericParam):
-                if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                    raise _invalid(param.path, f"expected a number, got {value!r}")
-            row[i] = param.encode(value)
+        """Nested config -> latent row (inactive parameters at the centre of their range, choices at
+        category 0); raises ValueError naming a missing or foreign value."""
+        row = np.array([0.5] * self.n_numeric + [0.0] * len(self.categorical))
+        self._encode_scope(self._root, config, row)
         return row
+
+    def _encode_scope(self, scope: _Scope, node: Any, row: np.ndarray) -> None:
+        for _, i in scope.slots:
+            if i in self._branches:
+                row[i], value = self._chosen(i, node)
+                if self._branches[i][int(row[i])] is not None:
+                    self._encode_scope(self._branches[i][int(row[i])], value, row)
+            else:
+                param, value = self.params[i], self._slot_value(i, node)
+                if isinstance(param, NumericParam) and not _is_number(value):
+                    raise _invalid(param.path, f"expected a number, got {value!r}")
+                row[i] = param.encode(value)
+
+    def _branch_of(self, i: int, value: Any) -> int:
+        """The category of conditional choice i that ``value`` was filled from: an equal plain
+        category first, else the first branch whose template ``value`` fits."""
+        scopes = self._branches[i]
+        for index, category in enumerate(self.params[i].categories):
+            if scopes[index] is None and _same(category, value):
+                return index
+        for index, scope in enumerate(scopes):
+            if scope is not None and self._fits(scope, value):
+                return index
+        raise _invalid(self.params[i].path, f"{value!r} matches none of the choices")
+
+    def _fits(self, scope: _Scope, node: Any) -> bool:
+        """Whether ``node`` holds a valid value in every slot of the scope and its constants."""
+        probe = copy.deepcopy(node)
+        try:
+            for path, i in scope.slots:
+                value = _lookup(probe, path, self.params[i].path)
+                if i in self._branches:
+                    self._branch_of(i, value)
+                elif not self.params[i].contains(value):
+                    return False
+                probe = _assign(probe, path, None)
+        except ValueError:
+            return False
+        return probe == scope.template
 
     def complete(self, point: Mapping[str, Any]) -> dict:
         """A user-given nested config (``points_to_evaluate``) -> a full config, its values checked
         against the domains (ValueError naming the key otherwise) and cast to native types."""
         if not isinstance(point, Mapping):
             raise ValueError(f"a point to evaluate must be a dict, got {type(point).__name__}")
-        config = copy.deepcopy(self._template)
-        for param in self.params:
-            value = _lookup(point, param.path)
-            if isinstance(param, CategoricalParam):
-                value = param.decode(param.encode(value))
-            elif isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise _invalid(param.path, f"expected a number, got {value!r}")
-            else:
-                value = int(value) if param.integer else float(value)
-                if not param.contains(value):
-                    raise _invalid(param.path, f"{value!r} lies outside the domain")
-            assign_value(config, param.path, value)
-        return config
+        return self._fill(self._root, point, self._checked, self._chosen)
+
+    def _slot_value(self, i: int, node: Any) -> Any:
+        """Parameter i's value inside ``node``, the part of a config that holds its scope."""
+        return _lookup(node, self._local_path[i], self.params[i].path)
+
+    def _chosen(self, i: int, node: Any) -> tuple[int, Any]:
+        value = self._slot_value(i, node)
+        return self._branch_of(i, value), value
+
+    def _checked(self, i: int, node: Any) -> Any:
+        """Parameter i's value in a user's point, validated and cast to its native type."""
+        param, value = self.params[i], self._slot_value(i, node)
+        if isinstance(param, CategoricalParam):
+            return param.decode(param.encode(value))
+        if not _is_number(value):
+            raise _invalid(param.path, f"expected a number, got {value!r}")
+        value = int(value) if param.integer else float(value)
+        if not param.contains(value):
+            raise _invalid(param.path, f"{value!r} lies outside the domain")
+        return value
 
     def sample_prior(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` rows of a Latin hypercube over the prior: each numeric z stratified in n bins,
@@ -315,12 +444,17 @@ class SearchSpace:
         return rows
 
 
-def _lookup(config: Mapping[str, Any], path: Path) -> Any:
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def _lookup(config: Any, path: Path, name: Path) -> Any:
+    """The value at ``path`` in a nested config; a ValueError naming ``name`` when it is missing."""
     node: Any = config
     for key in path:
         try:
             node = node[key]
         except (KeyError, IndexError, TypeError):
-            raise _invalid(path, "missing from the config") from None
+            raise _invalid(name, "missing from the config") from None
     return node
 

@@ -83,7 +83,8 @@ def test_nested_spaces_keep_constants_and_structure():
         ({"a": tune.uniform(2.0, 1.0)}, "'a'"),
         ({"m": {"lr": tune.sample_from(lambda c: 1)}}, "m/lr"),
         ({"g": tune.grid_search([1, 2])}, "'g'"),
-        ({"o": tune.choice([{"x": tune.uniform(0, 1)}])}, "'o'"),
+        ({"t": (tune.uniform(0, 1), 2)}, "'t'"),
+        ({"o": tune.choice([{"x": tune.uniform(2, 1)}])}, "o/0/x"),
         ({"q": tune.qrandint(1, 3, 5)}, "'q'"),
     ],
 )
