@@ -60,18 +60,18 @@ class Settings(PolicySettings):
 
 
 class Window:
-    """A ring buffer of the last ``capacity`` (latent row, reward) pairs."""
+    """A ring buffer of the last ``capacity`` (latent row, reward vector) pairs."""
 
-    def __init__(self, capacity: int, dim: int):
+    def __init__(self, capacity: int, dim: int, n_objectives: int = 1):
         self.rows = np.empty((capacity, dim))
-        self.rewards = np.empty(capacity)
+        self.rewards = np.empty((capacity, n_objectives))
         self.count = 0  # pairs ever added
 
     def __len__(self) -> int:
-        return min(self.count, self.rewards.size)
+        return min(self.count, self.rows.shape[0])
 
-    def add(self, row: np.ndarray, reward: float) -> None:
-        i = self.count % self.rewards.size
+    def add(self, row: np.ndarray, reward: np.ndarray) -> None:
+        i = self.count % self.rows.shape[0]
         self.rows[i], self.rewards[i] = row, reward
         self.count += 1
 
@@ -97,15 +97,16 @@ class PGOptimizer:
     def __init__(
         self,
         space: Mapping[str, Any] | SearchSpace,
-        mode: str = "min",
+        mode: str | Sequence[str] = "min",
         seed: int | None = None,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         log_dir: str | None = None,
         constraint: Callable[[dict], bool] | None = None,
         **settings: Any,
     ):
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.modes = [mode] if isinstance(mode, str) else list(mode)
+        if not self.modes or any(m not in ("min", "max") for m in self.modes):
+            raise ValueError(f"mode must be 'min' or 'max', or a list of them (one per metric), got {mode!r}")
         self.space = space if isinstance(space, SearchSpace) else SearchSpace(space)
         self.mode = mode
         self.settings = Settings(**settings)
@@ -114,7 +115,7 @@ class PGOptimizer:
         self.model = ParzenModel(
             self.space.n_numeric, self.space.category_sizes, self.settings.bandwidth, self.settings.cat_smoothing
         )
-        self.window = Window(self.settings.window, self.space.dim)
+        self.window = Window(self.settings.window, self.space.dim, len(self.modes))
         self.pending: dict[Hashable, np.ndarray] = {}
         self.startup = list(self.space.sample_prior(self.rng, self.settings.n_startup))
         self.points = [self.space.complete(p) for p in points_to_evaluate or []]
@@ -173,6 +174,7 @@ class PGOptimizer:
         rows, rewards = self.window.arrays()
         if rows.shape[0] < 2 or self.settings.n_candidates == 1:
             return self.policy.sample(self.rng, self.settings.n_candidates)
+        rewards = self._scalarize(rewards)
         n_good = max(1, int(math.ceil(self.settings.gamma * rewards.size)))
         order = np.argsort(-rewards, kind="stable")
         good = rows[order[:n_good]]
@@ -196,9 +198,10 @@ class PGOptimizer:
     # -- tell -------------------------------------------------------------------------------------
     def tell(self, config: Mapping[str, Any], value: Any, trial_id: Hashable | None = None) -> bool:
         """Learn from one evaluated config; returns False (and learns nothing) when ``value`` is
-        not a finite number. A pending ``trial_id`` is resolved either way."""
+        not a finite number (with several objectives: not one finite number per objective).
+        A pending ``trial_id`` is resolved either way."""
         row = self.pending.pop(trial_id, None) if trial_id is not None else None
-        reward = as_reward(value, self.mode)
+        reward = self._reward(value)
         if reward is None:
             self.n_failed += 1
             return False
@@ -206,13 +209,32 @@ class PGOptimizer:
             row = self.space.encode(config)
         self.window.add(row, reward)
         self.n_told += 1
-        if reward > self.best_reward and self._allowed(config):
-            self.best_reward, self.best_config = reward, dict(config)
+        if reward.size == 1 and reward[0] > self.best_reward and self._allowed(config):
+            self.best_reward, self.best_config = float(reward[0]), dict(config)
         if len(self.window) >= 2:
             rows, rewards = self.window.arrays()
-            utilities = self.policy.update(rows, rewards, self.space.active(rows))
+            utilities = self.policy.update(rows, self._scalarize(rewards), self.space.active(rows))
             self._log_update(utilities)
         return True
+
+    def _reward(self, value: Any) -> np.ndarray | None:
+        """The reward vector of a reported value (one entry per objective), or None if invalid."""
+        values = [value] if len(self.modes) == 1 else value
+        if not isinstance(values, (list, tuple, np.ndarray)) or len(values) != len(self.modes):
+            return None
+        rewards = [as_reward(v, m) for v, m in zip(values, self.modes)]
+        return None if any(r is None for r in rewards) else np.array(rewards)
+
+    def _scalarize(self, rewards: np.ndarray) -> np.ndarray:
+        """One reward per trial. With several objectives: the augmented Chebyshev scalarization
+        -max_k w_k (1 - r~_ik) - rho sum_k (1 - r~_ik) of the window-normalized rewards r~ in [0, 1],
+        under weights w ~ Dirichlet(1) drawn anew at every call (ParEGO, Knowles 2006)."""
+        if rewards.shape[1] == 1:
+            return rewards[:, 0]
+        lo, hi = rewards.min(axis=0), rewards.max(axis=0)
+        gap = 1.0 - (rewards - lo) / np.where(hi > lo, hi - lo, 1.0)
+        weights = self.rng.dirichlet(np.ones(rewards.shape[1]))
+        return -np.max(weights * gap, axis=1) - 0.05 * gap.sum(axis=1)
 
     def _log_update(self, utilities: np.ndarray) -> None:
         """Writes the policy after an update to TensorBoard when a log_dir is set."""
@@ -231,7 +253,8 @@ class PGOptimizer:
 
     @property
     def best_value(self) -> float | None:
-        """The best metric value told so far, in the metric's own sign."""
+        """The best metric value told so far, in the metric's own sign (single objective only; for
+        several objectives see ``ray_pgsearch.pareto``)."""
         if self.best_config is None:
             return None
         return -self.best_reward if self.mode == "min" else self.best_reward

@@ -132,14 +132,26 @@ class PGSearcher(Searcher):
         self._live[trial_id] = [config, None, None]
         return config
 
+    def _metric_value(self, result: dict) -> Any:
+        """The result's finite metric value (a list of them for several metrics), else None."""
+        metrics = [self._metric] if isinstance(self._metric, str) else self._metric
+        values = [result.get(m) for m in metrics]
+        if any(as_reward(v, "max") is None for v in values):
+            return None
+        return values[0] if isinstance(self._metric, str) else values
+
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """Keeps the trial's latest finite metric value (the fallback if its last result has none)
         and adds it to the reference values of its training iteration."""
         live = self._live.get(trial_id)
-        if live is not None and as_reward(result.get(self._metric), "max") is not None:
-            live[1], live[2] = result[self._metric], result.get("training_iteration")
-            if live[2] is not None:
-                self._rungs.observe(live[2], live[1])
+        value = self._metric_value(result)
+        if live is not None and value is not None:
+            live[1], live[2] = value, result.get("training_iteration")
+            self._observe(live[2], value)
+
+    def _observe(self, iteration: int | None, value: Any) -> None:
+        if iteration is not None and isinstance(self._metric, str):  # rungs: single metric only
+            self._rungs.observe(iteration, value)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         live = self._live.pop(trial_id, None)
@@ -148,14 +160,14 @@ class PGSearcher(Searcher):
             return
         config, value, iteration = live
         result = result or {}
-        if as_reward(result.get(self._metric), "max") is not None:
-            value, iteration = result[self._metric], result.get("training_iteration")
-            if iteration is not None:
-                self._rungs.observe(iteration, value)  # the stopping result skips on_trial_result
+        final = self._metric_value(result)
+        if final is not None:
+            value, iteration = final, result.get("training_iteration")
+            self._observe(iteration, value)  # the stopping result skips on_trial_result
         if error or value is None:
             self.optimizer.forget(trial_id)
         else:
-            if iteration is not None:
+            if iteration is not None and isinstance(self._metric, str):
                 value = self._rungs.calibrate(iteration, value)
             self.optimizer.tell(config, value, trial_id)
 

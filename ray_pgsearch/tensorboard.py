@@ -63,7 +63,8 @@ def policy_scalars(opt: PGOptimizer, utilities: np.ndarray) -> dict[str, float]:
     scalars["advantage/max"] = float(np.max(utilities))
     scalars["policy/updates"] = float(policy.n_updates)
     scalars["search/trials"] = float(opt.n_told)
-    scalars["search/best"] = float(opt.best_value)  # set: every update follows a finite result
+    if opt.best_value is not None:  # None only with several objectives
+        scalars["search/best"] = float(opt.best_value)
     return scalars
 
 
