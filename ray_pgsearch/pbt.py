@@ -257,7 +257,8 @@ class _State:
         self.n_rewards = 0
         self.n_explores = 0
         self.pending: dict[str, dict] = {}  # fingerprint of an explored config -> its actions and parent score
-        self.scores: dict[str, float] = {}  # fingerprint of a running config -> its latest reward (LRU, bounded)
+        # fingerprint of a running config -> (latest reward, its iteration, per-iteration rate or None)
+        self.scores: dict[str, tuple[float, int, float | None]] = {}
         self.segments: dict[str, dict] = {}  # trial id -> the open segment (actions, parent, first/last reward)
         self.lock = threading.Lock()
 
@@ -283,10 +284,14 @@ class PolicyExplorer(tune.Callback):
     shifts {-1, +1} along the category list for ``tune.choice`` keys. With ``resample_probability``
     a key is instead resampled from its domain (not credited to the policy).
 
-    Reward: when an explored config's trial has trained ``horizon`` results under it (or ends or is
-    exploited again first), r = the metric gain over the score of the trial it was cloned from
-    (sign-adjusted by ``mode``; when the parent's score is unknown, over the first result under the
-    new config). Update: REINFORCE with a baseline, theta_k += lr * A * (onehot(a_k) - softmax(theta_k))
+    Reward: the change in the metric's rate of progress that the perturbation caused. When an
+    explored config's trial has ``horizon`` results under it (or ends, or is exploited again
+    first), r = (m_end - m_parent) / (t_end - t_parent) - rate_parent: the per-iteration gain since
+    the checkpoint it was cloned from, minus the parent's own per-iteration gain over its last two
+    results (m sign-adjusted by ``mode``, t = ``training_iteration``). Comparing rates, not levels,
+    keeps r about stationary while the population improves (an lr decay that speeds up the loss's
+    descent scores positive at any stage). Segments whose parent is unknown are not learned from.
+    Update: REINFORCE with a baseline, theta_k += lr * A * (onehot(a_k) - softmax(theta_k))
     with A = clip((r - b) / s, -3, 3), b and s exponential moving averages of r and |r - b|, and the
     logits kept within ``log(max_prob_ratio)`` of the largest so every action stays possible. Each
     result costs O(1); the bookkeeping dicts are bounded.
@@ -310,7 +315,7 @@ class PolicyExplorer(tune.Callback):
         lr: float = 0.3,
         horizon: int | None = None,
         max_prob_ratio: float = 20.0,
-        ema: float = 0.1,
+        ema: float = 0.2,
         model_keys: Iterable[str] = (),
         seed: int | None = None,
     ):
@@ -407,13 +412,16 @@ class PolicyExplorer(tune.Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         reward = self._reward(result)
-        if reward is None:
+        t = result.get("training_iteration")
+        if reward is None or t is None:
             return
-        config = result.get("config", trial.config)
+        config = result.get("config", trial.config)  # the config the result was trained with
         fp = fingerprint(config)
         st = self.state
         with st.lock:
-            st.scores[fp] = reward
+            previous = st.scores.pop(fp, None)
+            rate = (reward - previous[0]) / (t - previous[1]) if previous and t > previous[1] else None
+            st.scores[fp] = (reward, t, rate)
             _trim(st.scores, 1024)
             seg = st.segments.get(trial.trial_id)
             if seg is not None and seg["fp"] != fp:  # exploited again before the horizon
@@ -423,11 +431,10 @@ class PolicyExplorer(tune.Callback):
                 explored = st.pending.pop(fp, None)
                 if explored is None:
                     return
-                seg = {"fp": fp, "actions": explored["actions"], "parent": explored["parent"],
-                       "first": reward, "last": reward, "n": 0}
+                seg = {"fp": fp, "actions": explored["actions"], "parent": explored["parent"], "n": 0}
                 st.segments[trial.trial_id] = seg
                 _trim(st.segments, 1024)
-            seg["last"], seg["n"] = reward, seg["n"] + 1
+            seg["last"], seg["t"], seg["n"] = reward, t, seg["n"] + 1
             if seg["n"] >= (self.horizon or 1):
                 self._close(trial.trial_id)
 
@@ -443,12 +450,12 @@ class PolicyExplorer(tune.Callback):
         """Ends a trial's open segment and takes the policy-gradient step on its reward."""
         st = self.state
         seg = st.segments.pop(trial_id, None)
-        if seg is None:
+        if seg is None or seg["parent"] is None or seg["parent"][2] is None:
+            return  # no parent score and rate to measure the change against
+        parent_score, parent_t, parent_rate = seg["parent"]
+        if seg["t"] <= parent_t:
             return
-        reference = seg["parent"] if seg["parent"] is not None else seg["first"]
-        if seg["parent"] is None and seg["n"] < 2:
-            return  # no reference to measure a gain against
-        self.learn(seg["actions"], seg["last"] - reference)
+        self.learn(seg["actions"], (seg["last"] - parent_score) / (seg["t"] - parent_t) - parent_rate)
 
     def learn(self, actions: Sequence[int | None], reward: float) -> float:
         """One REINFORCE step for the actions of one explore step; returns the advantage used."""
