@@ -139,3 +139,18 @@ def _get(config, path):
     for key in path:
         config = config[key]
     return config
+
+
+def test_nonsense_quantization_and_foreign_domains_are_refused():
+    from ray.tune.search.sample import Domain, Float, Quantized
+
+    zero_q = Float(0.0, 1.0).uniform()
+    zero_q.set_sampler(Quantized(zero_q.get_sampler(), 0.0), allow_override=True)  # past Tune's own check
+    with pytest.raises(ValueError, match="'z'.*q must be a positive number"):
+        SearchSpace({"z": zero_q})
+
+    class Custom(Domain):
+        pass
+
+    with pytest.raises(ValueError, match="'deep/c'.*unsupported domain type Custom"):
+        SearchSpace({"deep": {"c": Custom()}})

@@ -103,7 +103,11 @@ def test_asha_stopped_trials_are_learned_from(ray_local, tmp_path):
     assert min(r.metrics["training_iteration"] for r in results) == 1  # ASHA did stop some early
 
 
-def test_a_trainable_that_always_fails_ends_cleanly(ray_local, tmp_path):
+def test_a_trainable_that_always_fails_ends_cleanly_and_leaves_the_policy_alone(ray_local, tmp_path):
     searcher = PGSearcher(seed=0)
     results = _fit(train_fails, searcher, tmp_path, 4, max_concurrent_trials=2)
     assert len(results) == 4 and results.num_errors == 4
+    assert all("always fails" in str(r.error) for r in results)
+    opt = searcher.optimizer  # Tune drives this very object in the driver process
+    assert opt.n_asked == 4 and opt.n_failed == 4 and opt.n_told == 0 and opt.policy.n_updates == 0
+    assert np.all(opt.policy.gaussian.mean == 0.5) and all(np.all(a.logits == 0) for a in opt.policy.categorical)
