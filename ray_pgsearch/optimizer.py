@@ -42,12 +42,12 @@ class Settings(PolicySettings):
     """
 
     n_startup: int = 10
-    n_candidates: int = 128
+    n_candidates: int = 256
     window: int = 128
     gamma: float = 0.2
-    bandwidth: float = 0.15
-    cat_smoothing: float = 0.2
-    model_candidates: float = 0.0
+    bandwidth: float = 0.1
+    cat_smoothing: float = 0.4
+    model_candidates: float = 0.25
     max_rejections: int = 1000
 
     def __post_init__(self) -> None:

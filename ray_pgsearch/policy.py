@@ -23,8 +23,8 @@ class PolicySettings:
     init_std: float = 0.3
     min_std: float = 0.02
     max_std: float = 1.0
-    lr_mean: float = 0.03
-    lr_std: float = 0.01
+    lr_mean: float = 0.05
+    lr_std: float = 0.02
     lr_logits: float = 0.1
     entropy_coef: float = 0.01
     max_prob_ratio: float = 100.0
