@@ -80,6 +80,18 @@ def test_explorer_pickles_into_one_shared_state_and_restores_its_policy():
     explorer.learn([3, 1], 2.0)
     copy_a, copy_b = pickle.loads(pickle.dumps(explorer)), pickle.loads(pickle.dumps(explorer))
     assert copy_a.state is copy_b.state is explorer.state  # same process: one state
+    # a fresh process (Tuner.restore after a crash): the scheduler's and the callback's copies,
+    # unpickled separately, join the first one's state
+    from ray_pgsearch import pbt
+
+    blob_scheduler, blob_callback = pickle.dumps(explorer), pickle.dumps(explorer)
+    live = pbt._REGISTRY.pop(explorer.uid)
+    try:
+        restored_a, restored_b = pickle.loads(blob_scheduler), pickle.loads(blob_callback)
+        assert restored_a.state is restored_b.state is not live
+        assert np.allclose(restored_b.state.logits[0], live.logits[0])
+    finally:
+        pbt._REGISTRY[explorer.uid] = live
     new = explorer({**{k: v for k, v in SPACE.items() if k != "model"}, "lr": 0.5, "batch_size": 128,
                     "momentum": 0.9, "opt": {"weight_decay": 1e-4}})
     assert 1e-4 <= new["lr"] <= 1.0 and new["batch_size"] in (64, 128)
