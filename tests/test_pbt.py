@@ -109,7 +109,7 @@ def train_lr(config):
     if checkpoint:
         with checkpoint.as_directory() as d, open(os.path.join(d, "state.json")) as f:
             step, score = json.load(f)
-    while step < 30:
+    while step < 40:
         step += 1
         score += math.log10(config["lr"])
         with tempfile.TemporaryDirectory() as d:
