@@ -60,7 +60,7 @@ SPACE = {
     "seed": 0,
 }
 SEARCHERS = ["random", "pgsearcher"]
-FULL, QUICK = Scale(seeds=3, budget=24), Scale(seeds=1, budget=4)
+FULL, QUICK = Scale(seeds=3, budget=40), Scale(seeds=1, budget=4)
 QUICK_EPOCHS = 2
 
 
