@@ -45,6 +45,8 @@ def rank_utilities(rewards: np.ndarray) -> np.ndarray:
 def masked_utilities(rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
     """(n, dim) utilities: column j holds the rank utilities of the rewards of the rows where
     parameter j was active (0 elsewhere); columns with the same pattern share one computation."""
+    if active.all():  # no conditional parameters: one ranking serves every actor
+        return np.repeat(rank_utilities(rewards)[:, None], active.shape[1], axis=1)
     u = np.zeros(active.shape)
     patterns, column_pattern = np.unique(active, axis=1, return_inverse=True)
     for k in range(patterns.shape[1]):
