@@ -125,8 +125,9 @@ class PGSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict | None:
         if self.max_concurrent is None and not self._live and self.optimizer.n_asked == 0:
             logger.warning(
-                "PGSearcher: without tune.TuneConfig(max_concurrent_trials=N) Ray Tune gives a custom searcher "
-                "one pending trial, so trials run one at a time; set it to the number of trials to run at once."
+                "PGSearcher: without tune.TuneConfig(max_concurrent_trials=N) Ray Tune keeps one trial pending "
+                "for a custom searcher, so trials start one at a time and short ones run one after another; "
+                "set it to the number of trials to run at once."
             )
         config = self.optimizer.ask(trial_id)
         self._live[trial_id] = [config, None, None]

@@ -25,7 +25,7 @@ def _expected_state(opt: PGOptimizer) -> dict[str, float]:
     """The optimizer's state after an update, written out from the space's definition (x is
     uniform on [-2, 2], lr log-uniform on [1e-4, 1]), not through the writer's own code."""
     mean, std = opt.policy.gaussian.mean, opt.policy.gaussian.std
-    _, rewards = opt.window.arrays()
+    rewards = opt.window.arrays()[1][:, 0]  # one objective: the window's only reward column
     u = rank_utilities(rewards)
     x = lambda z: -2.0 + 4.0 * min(max(z, 0.0), 1.0)  # noqa: E731
     lr = lambda z: 10.0 ** (-4.0 + 4.0 * min(max(z, 0.0), 1.0))  # noqa: E731
