@@ -480,13 +480,13 @@ class PolicyExplorer(tune.Callback):
     # -- experiment checkpoints (Tuner.restore) --------------------------------------------------
     def get_state(self) -> dict | None:
         st = self.state
-        return {"uid": self.uid, "logits": [l.copy() for l in st.logits], "baseline": st.baseline,
+        return {"uid": self.uid, "logits": [logits.copy() for logits in st.logits], "baseline": st.baseline,
                 "scale": st.scale, "n_rewards": st.n_rewards, "n_explores": st.n_explores, "rng": st.rng}
 
     def set_state(self, state: dict) -> None:
         st = self.state
         with st.lock:
-            st.logits = [np.array(l, dtype=float) for l in state["logits"]]
+            st.logits = [np.array(logits, dtype=float) for logits in state["logits"]]
             st.baseline, st.scale = state["baseline"], state["scale"]
             st.n_rewards, st.n_explores, st.rng = state["n_rewards"], state["n_explores"], state["rng"]
             st.segments.clear()

@@ -4,7 +4,6 @@ import math
 import time
 
 import numpy as np
-import pytest
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
