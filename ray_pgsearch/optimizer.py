@@ -108,7 +108,6 @@ class PGOptimizer:
         if not self.modes or any(m not in ("min", "max") for m in self.modes):
             raise ValueError(f"mode must be 'min' or 'max', or a list of them (one per metric), got {mode!r}")
         self.space = space if isinstance(space, SearchSpace) else SearchSpace(space)
-        self.mode = mode
         self.settings = Settings(**settings)
         self.rng = np.random.default_rng(seed)
         self.policy = Policy(self.space, self.settings)
@@ -257,4 +256,4 @@ class PGOptimizer:
         several objectives see ``ray_pgsearch.pareto``)."""
         if self.best_config is None:
             return None
-        return -self.best_reward if self.mode == "min" else self.best_reward
+        return -self.best_reward if self.modes[0] == "min" else self.best_reward

@@ -45,8 +45,6 @@ def rank_utilities(rewards: np.ndarray) -> np.ndarray:
 def masked_utilities(rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
     """(n, dim) utilities: column j holds the rank utilities of the rewards of the rows where
     parameter j was active (0 elsewhere); columns with the same pattern share one computation."""
-    if active.all():  # no conditional parameters: one ranking serves every actor
-        return np.repeat(rank_utilities(rewards)[:, None], active.shape[1], axis=1)
     u = np.zeros(active.shape)
     patterns, column_pattern = np.unique(active, axis=1, return_inverse=True)
     for k in range(patterns.shape[1]):
@@ -83,11 +81,13 @@ class Policy:
         parameters each sample used: an actor learns only from the samples it was active in.
         Returns the utilities of the whole window (for logging)."""
         s = self.settings
-        u = masked_utilities(rewards, active)  # advantage A_ij = u(rank of r_i among rows using j)
+        window_u = rank_utilities(rewards)  # advantage A_i = u(rank of r_i), baseline = mean utility
+        # an actor active in only some rows ranks those rows among themselves: A_ij
+        u = np.broadcast_to(window_u[:, None], active.shape) if active.all() else masked_utilities(rewards, active)
         self.gaussian.update(x[:, : self.n_numeric], u[:, : self.n_numeric], s.lr_mean, s.lr_std, s.entropy_coef)
         for j, actor in enumerate(self.categorical, start=self.n_numeric):
             used = active[:, j]
             if used.sum() >= 2:
                 actor.update(x[used, j], u[used, j], s.lr_logits, s.entropy_coef)
         self.n_updates += 1
-        return rank_utilities(rewards)
+        return window_u

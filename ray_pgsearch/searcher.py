@@ -199,11 +199,12 @@ class PGSearcher(Searcher):
 
     def save(self, checkpoint_path: str) -> None:
         """Pickles the whole state (space, policy, window, pending trials, random generator).
+
         Tune's ``save_to_dir`` calls this with a temporary name and renames the file afterwards, so a
         crash never leaves half a checkpoint (a second temporary file here only raced Tune's
-        directory sync, which warned about vanished files). Without an
-        explicit ``log_dir``, the policy's events go to ``pgsearch/`` next to the checkpoint (Tune
-        saves into the experiment's staging directory, which it syncs to the experiment directory)."""
+        directory sync, which warned about vanished files). Without an explicit ``log_dir``, the
+        policy's events go to ``pgsearch/`` next to the checkpoint (Tune saves into the experiment's
+        staging directory, which it syncs to the experiment directory)."""
         directory = os.path.dirname(os.path.abspath(checkpoint_path))
         if self._log_dir is None and self._opt is not None:
             self._opt.log_dir = os.path.join(directory, "pgsearch")

@@ -98,3 +98,15 @@ def test_same_seed_same_sequence():
         assert ca == cb
         a.tell(ca, loss(ca))
         b.tell(cb, loss(cb))
+
+
+def test_policy_log_prob_is_the_product_of_the_actors_densities():
+    opt = PGOptimizer(SPACE, seed=0)
+    policy = opt.policy
+    policy.gaussian.mean[:] = 0.7
+    policy.gaussian.log_std[:] = np.log(0.1)
+    policy.categorical[0].logits[:] = [0.0, 0.0, 2.0, 0.0, 0.0]
+    x = np.array([[0.75, 2.0], [0.5, 0.0]])  # latent lr, category index
+    gauss = -0.5 * ((x[:, 0] - 0.7) / 0.1) ** 2 - np.log(0.1 * math.sqrt(2 * math.pi))
+    cat = np.log(np.array([np.e**2, 1.0]) / (4 + np.e**2))
+    np.testing.assert_allclose(policy.log_prob(x), gauss + cat)
