@@ -23,8 +23,6 @@ and trains on the GPU when the trial was given one (``--gpus``), else on one CPU
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,7 +34,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
 from experiments.harness import make_searcher
-from experiments.study import Scale, header, mean_sd, parse_args, table
+from experiments.study import Scale, header, mean_sd, parse_args, start_ray, table
 
 if TYPE_CHECKING:
     import torch
@@ -62,6 +60,12 @@ SPACE = {
 SEARCHERS = ["random", "pgsearcher"]
 FULL, QUICK = Scale(seeds=3, budget=40), Scale(seeds=1, budget=4)
 QUICK_EPOCHS = 2
+
+
+def asha(max_t: int) -> ASHAScheduler:
+    """The studies' ASHA over epochs: rungs at 1, 3, 9, ... epochs up to `max_t`, the best third
+    of each rung promoted."""
+    return ASHAScheduler(max_t=max_t, grace_period=1, reduction_factor=3)
 
 
 def load(dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -162,7 +166,7 @@ def tune_cnn(searcher: str, seed: int, budget: int, space: dict, gpus: float, st
         param_space={**space, "seed": seed},
         tune_config=tune.TuneConfig(
             search_alg=make_searcher(searcher, seed, budget, 2),
-            scheduler=ASHAScheduler(max_t=space["epochs"], grace_period=1, reduction_factor=3),
+            scheduler=asha(space["epochs"]),
             metric="accuracy", mode="max", num_samples=budget, max_concurrent_trials=2, reuse_actors=True),
         run_config=tune.RunConfig(storage_path=storage, name=f"{searcher}_{seed}", verbose=0),
     )
@@ -214,20 +218,18 @@ def markdown(runs: dict[str, list[list[dict]]], walls: dict[str, list[float]], a
     return "\n".join(lines)
 
 
+def add_cnn_args(parser: argparse.ArgumentParser) -> None:
+    """The CNN studies' flags: --dataset and --gpus (GPUs per trial, fractions allowed)."""
+    parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
+    parser.add_argument("--gpus", type=float, default=0.0, help="GPUs per trial (fractions allowed)")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Tune the CNN with PGSearcher + ASHA and random + ASHA; write the table and figure."""
-    def add(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--dataset", choices=["digits", "mnist"], default="digits")
-        parser.add_argument("--gpus", type=float, default=0.0, help="GPUs per trial")
-
-    args = parse_args(__doc__, FULL, QUICK, argv, add)
+    args = parse_args(__doc__, FULL, QUICK, argv, add_cnn_args)
     epochs = QUICK_EPOCHS if args.quick else SPACE["epochs"]
     space = {**SPACE, "epochs": epochs, "dataset": args.dataset}
-    if not ray.is_initialized():
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address="local", include_dashboard=False, log_to_driver=False)
-    if __name__ != "__main__":  # called as a function: ship this module to workers by value
-        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    start_ray(__name__)
     runs: dict[str, list[list[dict]]] = {name: [] for name in SEARCHERS}
     walls: dict[str, list[float]] = {name: [] for name in SEARCHERS}
     with tempfile.TemporaryDirectory() as storage:

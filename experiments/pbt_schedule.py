@@ -31,18 +31,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import ray
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler, PopulationBasedTraining
+from ray.tune.schedulers import PopulationBasedTraining
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from experiments.cnn import SPACE, augment, build_cnn, load
-from experiments.study import Scale, header, mean_sd, parse_args, table
+from experiments.cnn import SPACE, asha, augment, build_cnn, load
+from experiments.study import Scale, header, mean_sd, parse_args, start_ray, table
 from ray_pgsearch import PGSearcher
 from ray_pgsearch.pbt import PolicyExplorer, initial_population, pbt_mutations, population_search_alg
 
@@ -113,6 +112,19 @@ def train_cnn_pbt(config: dict) -> None:
             tune.report(metrics)
 
 
+def plain_pbt(interval: int) -> PopulationBasedTraining:
+    """Ray's PBT on the validation loss, exploiting every `interval` epochs and mutating the lr with
+    its built-in explore (x0.8 / x1.2, resample with probability 0.25) over SPACE's lr domain."""
+    return PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=interval, metric="loss",
+                                   mode="min", hyperparam_mutations=pbt_mutations(SPACE, KEYS))
+
+
+def pbt_checkpoints(population: int) -> tune.CheckpointConfig:
+    """Checkpoints kept per PBT trial: population + 2, so a trial that waits for a free slot after
+    an exploit still finds the checkpoint it cloned (4 were too few: PBT restored a deleted one)."""
+    return tune.CheckpointConfig(num_to_keep=population + 2)
+
+
 class EpochCounter(tune.Callback):
     """Counts the epochs all trials trained (every reported result is one epoch)."""
 
@@ -151,7 +163,7 @@ def stage1(space: dict, budget: int, epochs: int, gpus: float, storage: str) -> 
         tune.with_resources(train_cnn, {"cpu": 1, "gpu": gpus}),
         param_space={**space, "epochs": epochs},
         tune_config=tune.TuneConfig(search_alg=searcher, metric="loss", mode="min", num_samples=budget,
-                                    scheduler=ASHAScheduler(max_t=epochs, grace_period=1, reduction_factor=3),
+                                    scheduler=asha(epochs),
                                     max_concurrent_trials=2, reuse_actors=True),
         run_config=tune.RunConfig(storage_path=storage, name="stage1", verbose=0),
     ).fit()
@@ -164,15 +176,14 @@ def stage2(arm: str, searcher: PGSearcher, fixed: dict, seed: int, args: argpars
     accuracy, its lr per epoch, all epochs trained and the wall time."""
     space = {**fixed, "lr": SPACE["lr"], "epochs": args.epochs, "seed": seed,
              "checkpoint_every": args.interval}
-    pbt_args = dict(time_attr="training_iteration", perturbation_interval=args.interval, metric="loss", mode="min")
     counter = EpochCounter()
     callbacks: list = [counter]
     if arm == "plain PBT":
-        scheduler = PopulationBasedTraining(hyperparam_mutations=pbt_mutations(SPACE, KEYS), **pbt_args)
+        scheduler = plain_pbt(args.interval)
         search_alg = BasicVariantGenerator(random_state=seed)
     else:
         explorer = PolicyExplorer(SPACE, KEYS, metric="loss", mode="min", resample_probability=0.1, seed=seed)
-        scheduler = explorer.scheduler(**{k: v for k, v in pbt_args.items() if k not in ("metric", "mode")})
+        scheduler = explorer.scheduler(time_attr="training_iteration", perturbation_interval=args.interval)
         configs = initial_population(searcher, args.population, seed=seed, fixed=space, keys=KEYS)
         search_alg = population_search_alg(configs)
         callbacks.append(explorer)
@@ -184,7 +195,7 @@ def stage2(arm: str, searcher: PGSearcher, fixed: dict, seed: int, args: argpars
                                     reuse_actors=True),  # 2 CPUs: 2 trials at a time
         run_config=tune.RunConfig(storage_path=storage, name=f"{arm.split()[0]}_{seed}", verbose=0,
                                   callbacks=callbacks,
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=args.population + 2)),
+                                  checkpoint_config=pbt_checkpoints(args.population)),
     ).fit()
     wall = time.time() - start
     finals = [r for r in results if r.metrics and "loss" in r.metrics]
@@ -262,11 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     args.population = args.population or (2 if args.quick else 4)
     args.epochs = args.epochs or (4 if args.quick else 16)
     args.stage1_epochs = 2 if args.quick else 6
-    if not ray.is_initialized():
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address="local", include_dashboard=False, log_to_driver=False)
-    if __name__ != "__main__":
-        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    start_ray(__name__)
     with tempfile.TemporaryDirectory() as storage:
         start = time.time()
         searcher = stage1(SPACE, args.budget, args.stage1_epochs, args.gpus, storage)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import multiprocessing
+import os
 import platform
 import shlex
 import sys
@@ -33,14 +34,15 @@ class Scale:
 
 
 def parse_args(doc: str, full: Scale, quick: Scale, argv: list[str] | None,
-               add: Callable[[argparse.ArgumentParser], object] | None = None) -> argparse.Namespace:
-    """--seeds, --budget, --quick (the test-sized run: `quick` unless --seeds/--budget say
-    otherwise), --jobs, --out (the results folder) and whatever `add` adds to the parser."""
+               add: Callable[[argparse.ArgumentParser], object] | None = None,
+               budget_unit: str = "trials per search") -> argparse.Namespace:
+    """--seeds, --budget (in `budget_unit`), --quick (the test-sized run: `quick` unless
+    --seeds/--budget say otherwise), --jobs, --out (the results folder) and whatever `add` adds."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     if add is not None:
         add(parser)
     parser.add_argument("--seeds", type=int, help=f"seeds per searcher (default {full.seeds})")
-    parser.add_argument("--budget", type=int, help=f"trials per search (default {full.budget})")
+    parser.add_argument("--budget", type=int, help=f"{budget_unit} (default {full.budget})")
     parser.add_argument("--quick", action="store_true",
                         help=f"a test-sized run ({quick.seeds} seeds, budget {quick.budget}, less data)")
     parser.add_argument("--jobs", type=int, default=2, help="searches run in parallel processes")
@@ -61,6 +63,20 @@ def header(module: str, title: str, argv: list[str] | None, packages: list[str])
     date = datetime.datetime.now().isoformat(timespec="seconds")
     return [f"# {title}", "", f"Command: `{command}`", "",
             f"Date: {date}; Python {platform.python_version()}; {versions}.", ""]
+
+
+def start_ray(module: str, num_cpus: int | None = None) -> None:
+    """A local Ray for a Tune study, unless one runs already: ``address="local"`` so it never attaches
+    to another user's cluster on this host, token auth off unless ``RAY_AUTH_MODE`` says otherwise,
+    `num_cpus` CPUs (default: all). `module` (the caller's ``__name__``) is shipped to the workers by
+    value when it was imported rather than run as ``__main__``, whose functions pickle by value anyway."""
+    import ray
+
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    if module != "__main__":
+        ray.cloudpickle.register_pickle_by_value(sys.modules[module])
 
 
 def table(head: list[str], rows: list[list[str]]) -> list[str]:
