@@ -1,10 +1,11 @@
 """The model step: a Parzen density ratio that picks, among the policy's candidates, the one most
 likely to be good (the acquisition of TPE, Bergstra et al. 2011, used on policy samples).
 
-The finished trials of the window are split at a reward quantile into "good" and "bad" ones
-(pending trials count as bad, so parallel workers spread out); each group gets a product-kernel
-density on the latent rows, l(x) for good and g(x) for bad, and the score of a candidate is
-log l(x) - log g(x).
+The finished trials of the window are split at a reward quantile into "good" and "bad" ones; each
+group gets a product-kernel density on the latent rows, l(x) for good and g(x) for bad, and the
+score of a candidate is log l(x) - log g(x). Pending trials join the bad group with a small weight
+each (a soft constant liar): a candidate right on top of a running trial scores low, so parallel
+workers do not duplicate each other, while the good region stays attractive.
 """
 
 from __future__ import annotations
@@ -48,13 +49,14 @@ class ParzenModel:
             rows[:, j] = np.where(move, (rows[:, j] + shift) % size, rows[:, j])
         return rows
 
-    def _log_density(self, sqdist: np.ndarray, cat_log_kernel: np.ndarray) -> np.ndarray:
-        """log p(x) for each candidate row, from its squared distances to the m group points."""
-        m = sqdist.shape[1]
-        h = self._bandwidth(m)
+    def _log_density(self, sqdist: np.ndarray, cat_log_kernel: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """log p(x) for each candidate row, from its squared distances to the m group points:
+        p(x) = (sum_i w_i k(x, x_i) + prior) / (sum_i w_i + 1)."""
+        h = self._bandwidth(sqdist.shape[1])
         log_k = -0.5 * sqdist / h**2 - self.n_numeric * np.log(h * np.sqrt(2.0 * np.pi)) + cat_log_kernel
+        log_k = log_k + np.log(weights)[None, :]
         prior = np.full((log_k.shape[0], 1), self.log_prior)
-        return _logsumexp(np.hstack([log_k, prior]), axis=1) - np.log(m + 1)
+        return _logsumexp(np.hstack([log_k, prior]), axis=1) - np.log(weights.sum() + 1)
 
     def _cat_log_kernel(self, candidates: np.ndarray, points: np.ndarray) -> np.ndarray:
         """sum over choices of log k(c, c_j): log(1 - lam) on a match, log(lam / (K - 1)) otherwise."""
@@ -67,13 +69,16 @@ class ParzenModel:
             total += np.where(match, np.log(1.0 - lam), np.log(lam / (size - 1)))
         return total
 
-    def score(self, candidates: np.ndarray, good: np.ndarray, bad: np.ndarray) -> np.ndarray:
-        """log l(x) - log g(x) for each candidate row."""
+    def score(self, candidates: np.ndarray, good: np.ndarray, bad: np.ndarray,
+              bad_weights: np.ndarray | None = None) -> np.ndarray:
+        """log l(x) - log g(x) for each candidate row; ``bad_weights`` (one per bad row, default 1)
+        let some bad rows (pending trials) count as a fraction of a result."""
         points = np.vstack([good, bad])
         zc, zp = candidates[:, : self.n_numeric], points[:, : self.n_numeric]
         sqdist = np.maximum((zc * zc).sum(1)[:, None] + (zp * zp).sum(1)[None, :] - 2.0 * zc @ zp.T, 0.0)
         cat = self._cat_log_kernel(candidates, points)
         n_good = good.shape[0]
-        log_l = self._log_density(sqdist[:, :n_good], cat[:, :n_good])
-        log_g = self._log_density(sqdist[:, n_good:], cat[:, n_good:])
+        log_l = self._log_density(sqdist[:, :n_good], cat[:, :n_good], np.ones(n_good))
+        weights = np.ones(bad.shape[0]) if bad_weights is None else bad_weights
+        log_g = self._log_density(sqdist[:, n_good:], cat[:, n_good:], weights)
         return log_l - log_g

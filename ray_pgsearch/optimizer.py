@@ -38,6 +38,7 @@ class Settings(PolicySettings):
     bandwidth: Parzen bandwidth factor in latent units, h = bandwidth * m^(-1/(d+4)).
     cat_smoothing: probability mass a category kernel gives to the other categories.
     model_candidates: fraction of the candidates drawn from the good density l(x) instead of the policy.
+    pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
     max_rejections: samples a constraint may reject in a row before ask() raises RuntimeError.
     """
 
@@ -48,6 +49,7 @@ class Settings(PolicySettings):
     bandwidth: float = 0.1
     cat_smoothing: float = 0.4
     model_candidates: float = 0.25
+    pending_weight: float = 0.1
     max_rejections: int = 1000
 
     def __post_init__(self) -> None:
@@ -55,6 +57,8 @@ class Settings(PolicySettings):
             raise ValueError("n_startup >= 0, n_candidates >= 1 and window >= 2 are required")
         if not 0.0 < self.gamma < 1.0 or not 0.0 < self.cat_smoothing < 1.0:
             raise ValueError("gamma and cat_smoothing must lie in (0, 1)")
+        if not 0.0 < self.pending_weight:
+            raise ValueError("pending_weight must be positive")
         if not 0.0 < self.min_std <= self.init_std <= self.max_std:
             raise ValueError("0 < min_std <= init_std <= max_std is required")
 
@@ -182,8 +186,9 @@ class PGOptimizer:
             self.policy.sample(self.rng, self.settings.n_candidates - n_model),
             self.model.sample(self.rng, good, n_model),
         ])
-        bad = np.vstack([rows[order[n_good:]], *self.pending.values()]) if self.pending else rows[order[n_good:]]
-        scores = self.model.score(*(self._model_view(a) for a in (candidates, good, bad)))
+        bad = np.vstack([rows[order[n_good:]], *self.pending.values()])  # pending trials: soft constant liars
+        weights = np.r_[np.ones(rows.shape[0] - n_good), np.full(len(self.pending), self.settings.pending_weight)]
+        scores = self.model.score(*(self._model_view(a) for a in (candidates, good, bad)), weights)
         return candidates[np.argsort(-scores, kind="stable")]
 
     def _model_view(self, rows: np.ndarray) -> np.ndarray:

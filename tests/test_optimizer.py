@@ -110,3 +110,33 @@ def test_policy_log_prob_is_the_product_of_the_actors_densities():
     gauss = -0.5 * ((x[:, 0] - 0.7) / 0.1) ** 2 - np.log(0.1 * math.sqrt(2 * math.pi))
     cat = np.log(np.array([np.e**2, 1.0]) / (4 + np.e**2))
     np.testing.assert_allclose(policy.log_prob(x), gauss + cat)
+
+
+def test_pending_trials_push_candidates_away_in_proportion_to_their_weight():
+    """A candidate on top of a running trial scores lower than one the running trial is far from,
+    and the push grows with pending_weight; parallel asks never duplicate a running config, and
+    spread out more the heavier the weight."""
+    from ray_pgsearch.model import ParzenModel
+
+    model = ParzenModel(1, [], bandwidth=0.1, cat_smoothing=0.4)
+    good, bad = np.array([[0.5], [0.52]]), np.array([[0.1], [0.9], [0.2]])
+    pending = np.array([[0.5]])
+    candidates = np.array([[0.5], [0.52]])
+
+    def drop(weight):  # score without the pending trial minus score with it, per candidate
+        with_pending = model.score(candidates, good, np.vstack([bad, pending]), np.r_[np.ones(3), weight])
+        return model.score(candidates, good, bad) - with_pending
+
+    assert np.all(drop(0.1) > 0) and np.all(drop(1.0) > drop(0.1))
+    assert drop(0.1)[0] > drop(0.1)[1]  # the closer to the running trial, the larger the push
+
+    spread = {}
+    for weight in (0.1, 1.0):
+        opt = PGOptimizer(SPACE, seed=0, pending_weight=weight)
+        for _ in range(40):
+            config = opt.ask()
+            opt.tell(config, loss(config))
+        batch = [opt.ask(trial_id=i) for i in range(8)]
+        assert len({(c["act"], c["lr"]) for c in batch}) == 8
+        spread[weight] = np.std([math.log10(c["lr"]) for c in batch])
+    assert spread[0.1] < spread[1.0]  # a light weight keeps the batch near the best results
