@@ -50,10 +50,13 @@ class GaussianActor:
 
     def update(self, z: np.ndarray, u: np.ndarray, lr_mean: float, lr_std: float, entropy_coef: float) -> None:
         """One separable-NES step with the entropy bonus, then the std floor and ceiling; ``u`` holds
-        one utility per sample and parameter (n, dim), 0 where the parameter was inactive."""
+        one utility per sample and parameter (n, dim), 0 where the parameter was inactive. The mean
+        moves toward the utility-weighted mean of the better samples, a fixed point inside the box."""
         s = (z - self.mean) / self.std  # standardized samples
-        # natural gradient of E[u] w.r.t. the mean: std * sum_i u_i s_i  (SNES, Wierstra et al. 2014)
-        self.mean = self.mean + lr_mean * self.std * np.sum(u * s, axis=0)
+        # mean toward the better samples: sum_i max(u_i, 0) (z_i - mean), the positive half of the SNES
+        # gradient std * sum_i u_i s_i (Wierstra et al. 2014) as CMA-ES recombines it (Hansen 2016); the
+        # full gradient equals sum_i u_i z_i on a window of past samples and drifts without a fixed point
+        self.mean = self.mean + lr_mean * np.sum(np.maximum(u, 0.0) * (z - self.mean), axis=0)
         # natural gradient w.r.t. log std: 1/2 sum_i u_i (s_i^2 - 1), plus dH/dlog std = 1 for the bonus
         self.log_std = self.log_std + lr_std * (0.5 * np.sum(u * (s * s - 1.0), axis=0) + entropy_coef)
         self.mean = np.clip(self.mean, 0.0, 1.0)

@@ -36,7 +36,8 @@ class Settings(PolicySettings):
     window: finished trials kept for the policy update and the model (bounds the cost per trial).
     gamma: fraction of the window counted as "good" by the model.
     bandwidth: Parzen bandwidth factor in latent units, h = bandwidth * m^(-1/(d+4)).
-    cat_smoothing: probability mass a category kernel gives to the other categories.
+    cat_prior: weight of every category in a category kernel (its own weighs 1), relative to m + 1 for a
+        group of m points: the kernel's smoothing shrinks as the group grows.
     model_candidates: fraction of the candidates drawn from the good density l(x) instead of the policy.
     pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
     max_rejections: samples a constraint may reject in a row before ask() raises RuntimeError.
@@ -45,9 +46,9 @@ class Settings(PolicySettings):
     n_startup: int = 10
     n_candidates: int = 256
     window: int = 128
-    gamma: float = 0.2
+    gamma: float = 0.15
     bandwidth: float = 0.1
-    cat_smoothing: float = 0.4
+    cat_prior: float = 1.0
     model_candidates: float = 0.25
     pending_weight: float = 0.1
     max_rejections: int = 1000
@@ -55,10 +56,10 @@ class Settings(PolicySettings):
     def __post_init__(self) -> None:
         if self.n_startup < 0 or self.n_candidates < 1 or self.window < 2:
             raise ValueError("n_startup >= 0, n_candidates >= 1 and window >= 2 are required")
-        if not 0.0 < self.gamma < 1.0 or not 0.0 < self.cat_smoothing < 1.0:
-            raise ValueError("gamma and cat_smoothing must lie in (0, 1)")
-        if not 0.0 < self.pending_weight:
-            raise ValueError("pending_weight must be positive")
+        if not 0.0 < self.gamma < 1.0:
+            raise ValueError("gamma must lie in (0, 1)")
+        if not 0.0 < self.pending_weight or not 0.0 < self.cat_prior:
+            raise ValueError("pending_weight and cat_prior must be positive")
         if not 0.0 < self.min_std <= self.init_std <= self.max_std:
             raise ValueError("0 < min_std <= init_std <= max_std is required")
 
@@ -116,7 +117,7 @@ class PGOptimizer:
         self.rng = np.random.default_rng(seed)
         self.policy = Policy(self.space, self.settings)
         self.model = ParzenModel(
-            self.space.n_numeric, self.space.category_sizes, self.settings.bandwidth, self.settings.cat_smoothing
+            self.space.n_numeric, self.space.category_sizes, self.settings.bandwidth, self.settings.cat_prior
         )
         self.window = Window(self.settings.window, self.space.dim, len(self.modes))
         self.pending: dict[Hashable, np.ndarray] = {}

@@ -38,14 +38,44 @@ def test_policy_learns_best_choice_and_log_scale_optimum(seed):
     opt = _run("min", seed)
     probs = opt.policy.categorical[0].probs
     assert probs[2] > 0.8
-    # The Gaussian's mean moved from the middle of the log range (1e-3) to within 0.75 decades of the
-    # optimum; it overshoots a little, because the centered NES utilities also push it away from the
-    # (mostly lower) bad samples. What the searcher suggests sits on the optimum: the model step
-    # picks the policy samples nearest the good region.
-    assert abs(_log10_mean_lr(opt) - (-2.0)) < 0.75
+    # The Gaussian's mean moved from the middle of the log range (1e-3) onto the optimum (it moves
+    # toward the better samples, so it settles there instead of drifting past it), and what the
+    # searcher suggests sits there too: the model step picks the policy samples nearest the good region.
+    assert abs(_log10_mean_lr(opt) - (-2.0)) < 0.1
     assert abs(np.median([math.log10(c["lr"]) for c in opt.recent]) - (-2.0)) < 0.2
     assert opt.best_config["act"] == "c" and opt.best_value < 0.05
 
+
+
+def test_a_category_that_started_badly_is_tried_again():
+    """Two early draws of the best category "c" at a bad learning rate must not lock the search into
+    the runner-up "b": the model's bad group, being large, has a sharper category kernel than the
+    good group, so an untried (c, good lr) scores above the often-tried (b, good lr). Every seed
+    finds c at a good learning rate within 40 trials (with one smoothing for both groups, 5 of 30
+    seeds needed over 100 trials, 2 never did in 150)."""
+    for seed in range(30):
+        opt = PGOptimizer(SPACE, seed=seed)
+        for _ in range(40):
+            config = opt.ask()
+            opt.tell(config, loss(config))
+        assert opt.best_config["act"] == "c" and opt.best_value < 0.3, seed
+
+
+def test_an_untried_category_outscores_the_one_every_result_used():
+    """Good and bad results all used category 0 at z = 0.5; at that z, category 1 (never tried)
+    scores above category 0, and the gap grows with the bad group's size."""
+    from ray_pgsearch.model import ParzenModel
+
+    model = ParzenModel(1, [3], bandwidth=0.1, cat_prior=1.0)
+    rng = np.random.default_rng(0)
+    good = np.column_stack([0.5 + 0.01 * rng.standard_normal(5), np.zeros(5)])
+    candidates = np.array([[0.5, 0.0], [0.5, 1.0]])
+    gaps = []
+    for n_bad in (20, 80):
+        bad = np.column_stack([0.5 + 0.1 * rng.standard_normal(n_bad), np.zeros(n_bad)])
+        tried, untried = model.score(candidates, good, bad)
+        gaps.append(untried - tried)
+    assert 0 < gaps[0] < gaps[1]
 
 def test_flipping_the_mode_sends_the_policy_the_other_way():
     opt = _run("max", 0)
@@ -115,10 +145,10 @@ def test_policy_log_prob_is_the_product_of_the_actors_densities():
 def test_pending_trials_push_candidates_away_in_proportion_to_their_weight():
     """A candidate on top of a running trial scores lower than one the running trial is far from,
     and the push grows with pending_weight; parallel asks never duplicate a running config, and
-    spread out more the heavier the weight."""
+    stray further from the best results the heavier the weight."""
     from ray_pgsearch.model import ParzenModel
 
-    model = ParzenModel(1, [], bandwidth=0.1, cat_smoothing=0.4)
+    model = ParzenModel(1, [], bandwidth=0.1, cat_prior=1.0)
     good, bad = np.array([[0.5], [0.52]]), np.array([[0.1], [0.9], [0.2]])
     pending = np.array([[0.5]])
     candidates = np.array([[0.5], [0.52]])
@@ -130,13 +160,16 @@ def test_pending_trials_push_candidates_away_in_proportion_to_their_weight():
     assert np.all(drop(0.1) > 0) and np.all(drop(1.0) > drop(0.1))
     assert drop(0.1)[0] > drop(0.1)[1]  # the closer to the running trial, the larger the push
 
-    spread = {}
+    batch_loss = {}
     for weight in (0.1, 1.0):
-        opt = PGOptimizer(SPACE, seed=0, pending_weight=weight)
-        for _ in range(40):
-            config = opt.ask()
-            opt.tell(config, loss(config))
-        batch = [opt.ask(trial_id=i) for i in range(8)]
-        assert len({(c["act"], c["lr"]) for c in batch}) == 8
-        spread[weight] = np.std([math.log10(c["lr"]) for c in batch])
-    assert spread[0.1] < spread[1.0]  # a light weight keeps the batch near the best results
+        losses = []
+        for seed in range(8):
+            opt = PGOptimizer(SPACE, seed=seed, pending_weight=weight)
+            for _ in range(40):
+                config = opt.ask()
+                opt.tell(config, loss(config))
+            batch = [opt.ask(trial_id=i) for i in range(8)]
+            assert len({(c["act"], c["lr"]) for c in batch}) == 8
+            losses += [loss(c) for c in batch]
+        batch_loss[weight] = np.mean(losses)
+    assert batch_loss[0.1] < batch_loss[1.0]  # a light weight keeps the batch near the best results
