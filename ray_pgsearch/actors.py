@@ -1,8 +1,9 @@
 """The actors: the distributions the policy samples each parameter's latent value from.
 
-Both actors take natural-gradient steps from per-sample utilities ``u`` (rank-based advantages
-that sum to zero), as separable NES does for Gaussians and as the softmax score function gives for
-categoricals; both keep exploration alive with an entropy bonus and a hard floor.
+Both actors step from per-sample utilities ``u`` (rank-based advantages that sum to zero): the
+Gaussian as separable NES does (its mean toward the better samples only, as CMA-ES recombines),
+the categorical along the softmax score function; both keep exploration alive with an entropy
+bonus and a hard floor.
 """
 
 from __future__ import annotations
