@@ -46,7 +46,6 @@ def test_policy_learns_best_choice_and_log_scale_optimum(seed):
     assert opt.best_config["act"] == "c" and opt.best_value < 0.05
 
 
-
 def test_a_category_that_started_badly_is_tried_again():
     """Two early draws of the best category "c" at a bad learning rate must not lock the search into
     the runner-up "b": the model's bad group, being large, has a sharper category kernel than the
@@ -76,6 +75,7 @@ def test_an_untried_category_outscores_the_one_every_result_used():
         tried, untried = model.score(candidates, good, bad)
         gaps.append(untried - tried)
     assert 0 < gaps[0] < gaps[1]
+
 
 def test_flipping_the_mode_sends_the_policy_the_other_way():
     opt = _run("max", 0)
