@@ -54,7 +54,7 @@ class ParzenModel:
             rows[:, : self.n_numeric] + self._bandwidth(points.shape[0]) * rng.standard_normal((n, self.n_numeric))
         )
         for j, size in enumerate(self.category_sizes, start=self.n_numeric):
-            move = (rng.random(n) < self._smoothing(size, points.shape[0])) & (size > 1)
+            move = rng.random(n) < self._smoothing(size, points.shape[0])  # lam = 0 for a single category
             shift = rng.integers(1, max(size, 2), size=n)  # any other category, uniformly
             rows[:, j] = np.where(move, (rows[:, j] + shift) % size, rows[:, j])
         return rows
