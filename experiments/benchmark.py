@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata
 
-from experiments.harness import (SEARCHERS, RunRecord, expected_best, make_searcher,
-                                 random_values, run_search)
+from experiments.harness import SEARCHERS, RunRecord, expected_best, make_searcher, random_values, run_search
 from experiments.objectives import OBJECTIVES
 from experiments.spaces import domain_items
 
@@ -42,16 +41,21 @@ def parse_settings(text: str) -> list[Setting]:
 
 def order_seed(seed: int, objective: str, setting: Setting) -> int:
     """The completion-order seed of a run: the same for every searcher."""
-    return int(np.random.SeedSequence([seed, zlib.crc32(objective.encode()), *setting])
-               .generate_state(1)[0])
+    return int(np.random.SeedSequence([seed, zlib.crc32(objective.encode()), *setting]).generate_state(1)[0])
 
 
 def _run_task(searcher: str, objective: str, seed: int, budget: int, concurrency: int) -> RunRecord:
     """One run in a worker process (warnings silenced)."""
     warnings.filterwarnings("ignore")
-    return run_search(make_searcher(searcher, seed, budget, concurrency), OBJECTIVES[objective],
-                      budget, concurrency, order_seed(seed, objective, (budget, concurrency)),
-                      name=searcher, seed=seed)
+    return run_search(
+        make_searcher(searcher, seed, budget, concurrency),
+        OBJECTIVES[objective],
+        budget,
+        concurrency,
+        order_seed(seed, objective, (budget, concurrency)),
+        name=searcher,
+        seed=seed,
+    )
 
 
 def _random_task(objective: str, cache_dir: str) -> np.ndarray:
@@ -64,9 +68,12 @@ def _random_task(objective: str, cache_dir: str) -> np.ndarray:
 def run_json(record: RunRecord) -> dict:
     """A run for benchmark.json: its values (7 significant digits) and counters, no curves."""
     skip = {"curve", "values", "step_seconds"}
-    return {**{k: v for k, v in vars(record).items() if k not in skip},
-            "best": record.best, "ms_per_trial": 1000 * record.seconds_per_trial,
-            "values": [float(f"{v:.7g}") for v in record.values]}
+    return {
+        **{k: v for k, v in vars(record).items() if k not in skip},
+        "best": record.best,
+        "ms_per_trial": 1000 * record.seconds_per_trial,
+        "values": [float(f"{v:.7g}") for v in record.values],
+    }
 
 
 def available_searchers(names: list[str]) -> list[str]:
@@ -100,8 +107,9 @@ def score(best: float | np.ndarray, random_best: float, optimum: float) -> float
     return 100.0 * (1.0 - (best - optimum) / (random_best - optimum))
 
 
-def summarize(records: list[RunRecord], samples: dict[str, np.ndarray],
-              settings: list[Setting], searchers: list[str]) -> dict:
+def summarize(
+    records: list[RunRecord], samples: dict[str, np.ndarray], settings: list[Setting], searchers: list[str]
+) -> dict:
     """Scores, ranks and per-objective tables for every setting."""
     optimum = {}
     for name, values in samples.items():
@@ -129,20 +137,27 @@ def summarize(records: list[RunRecord], samples: dict[str, np.ndarray],
         n = len(objectives) * len(seeds)
         per_seed = scores.mean(axis=1)  # searcher x seed
         out["settings"][f"{budget}x{concurrency}"] = {
-            "budget": budget, "concurrency": concurrency, "random_expected": rand,
-            "searchers": {name: {
-                "mean_score": float(scores[i].mean()),
-                "stderr": float(per_seed[i].std(ddof=1) / np.sqrt(len(seeds))) if len(seeds) > 1 else 0.0,
-                "median_score": float(np.median(scores[i])),
-                "mean_rank": float(ranks[i].mean()),
-                "ms_per_trial": float(ms[i] / n),
-                "per_objective": dict(zip(objectives, scores[i].mean(axis=1).tolist())),
-                "mean_curve": (curves[i] / n).tolist(),
-                "duplicates": int(sum(by_key[(name, o, s, budget, concurrency)].duplicates
-                                      for o in objectives for s in seeds)),
-                "off_domain": int(sum(by_key[(name, o, s, budget, concurrency)].off_domain
-                                      for o in objectives for s in seeds)),
-            } for i, name in enumerate(searchers)},
+            "budget": budget,
+            "concurrency": concurrency,
+            "random_expected": rand,
+            "searchers": {
+                name: {
+                    "mean_score": float(scores[i].mean()),
+                    "stderr": float(per_seed[i].std(ddof=1) / np.sqrt(len(seeds))) if len(seeds) > 1 else 0.0,
+                    "median_score": float(np.median(scores[i])),
+                    "mean_rank": float(ranks[i].mean()),
+                    "ms_per_trial": float(ms[i] / n),
+                    "per_objective": dict(zip(objectives, scores[i].mean(axis=1).tolist(), strict=False)),
+                    "mean_curve": (curves[i] / n).tolist(),
+                    "duplicates": int(
+                        sum(by_key[(name, o, s, budget, concurrency)].duplicates for o in objectives for s in seeds)
+                    ),
+                    "off_domain": int(
+                        sum(by_key[(name, o, s, budget, concurrency)].off_domain for o in objectives for s in seeds)
+                    ),
+                }
+                for i, name in enumerate(searchers)
+            },
         }
     return out
 
@@ -154,15 +169,24 @@ def header(title: str) -> list[str]:
     """Title, the exact command, the date and the package versions."""
     versions = ", ".join(f"{p} {metadata.version(p)}" for p in PACKAGES)
     command = "python -m experiments.benchmark " + shlex.join(sys.argv[1:])
-    return [f"# {title}", "", f"Command: `{command}`", "",
-            f"Date: {datetime.datetime.now().isoformat(timespec='seconds')}; "
-            f"Python {platform.python_version()}; {versions}.", ""]
+    return [
+        f"# {title}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Date: {datetime.datetime.now().isoformat(timespec='seconds')}; "
+        f"Python {platform.python_version()}; {versions}.",
+        "",
+    ]
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     """A markdown table."""
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
-        "| " + " | ".join(row) + " |" for row in rows] + [""]
+    return (
+        ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        + ["| " + " | ".join(row) + " |" for row in rows]
+        + [""]
+    )
 
 
 def markdown(summary: dict, seeds: int, searchers: list[str], wall: float) -> str:
@@ -174,26 +198,56 @@ def markdown(summary: dict, seeds: int, searchers: list[str], wall: float) -> st
         "negative is worse than random. `optimum` is the known minimum, else the best value ever "
         "seen. Mean score ± standard error over seeds (of the mean over objectives); rank 1 is "
         "best, ties averaged, per objective and seed. Searcher time is suggest + "
-        "on_trial_complete only.", "", "## Objectives", ""]
-    lines += _table(["objective", "kind", "parameters", "optimum used", "description"], [
-        [o.name, o.kind, str(len(domain_items(o.space))), f"{summary['optimum'][o.name]:.6g}",
-         o.description.replace("\n", " ")] for o in OBJECTIVES.values()
-        if o.name in summary["optimum"]])
-    for key, setting in summary["settings"].items():
+        "on_trial_complete only.",
+        "",
+        "## Objectives",
+        "",
+    ]
+    lines += _table(
+        ["objective", "kind", "parameters", "optimum used", "description"],
+        [
+            [
+                o.name,
+                o.kind,
+                str(len(domain_items(o.space))),
+                f"{summary['optimum'][o.name]:.6g}",
+                o.description.replace("\n", " "),
+            ]
+            for o in OBJECTIVES.values()
+            if o.name in summary["optimum"]
+        ],
+    )
+    for _key, setting in summary["settings"].items():
         res = setting["searchers"]
         lines += [f"## Budget {setting['budget']}, {setting['concurrency']} concurrent", ""]
         lines += _table(
-            ["searcher", "mean score", "median score", "mean rank", "ms / trial",
-             "duplicate configs", "off-domain configs"],
-            [[n, f"{res[n]['mean_score']:.1f} ± {res[n]['stderr']:.1f}",
-              f"{res[n]['median_score']:.1f}", f"{res[n]['mean_rank']:.2f}",
-              f"{res[n]['ms_per_trial']:.2f}", str(res[n]["duplicates"]),
-              str(res[n]["off_domain"])] for n in searchers])
-        lines += [f"Mean score per objective (budget {setting['budget']}, "
-                  f"{setting['concurrency']} concurrent):", ""]
-        lines += _table(["objective"] + searchers, [
-            [o] + [f"{res[n]['per_objective'][o]:.1f}" for n in searchers]
-            for o in summary["optimum"]])
+            [
+                "searcher",
+                "mean score",
+                "median score",
+                "mean rank",
+                "ms / trial",
+                "duplicate configs",
+                "off-domain configs",
+            ],
+            [
+                [
+                    n,
+                    f"{res[n]['mean_score']:.1f} ± {res[n]['stderr']:.1f}",
+                    f"{res[n]['median_score']:.1f}",
+                    f"{res[n]['mean_rank']:.2f}",
+                    f"{res[n]['ms_per_trial']:.2f}",
+                    str(res[n]["duplicates"]),
+                    str(res[n]["off_domain"]),
+                ]
+                for n in searchers
+            ],
+        )
+        lines += [f"Mean score per objective (budget {setting['budget']}, {setting['concurrency']} concurrent):", ""]
+        lines += _table(
+            ["objective"] + searchers,
+            [[o] + [f"{res[n]['per_objective'][o]:.1f}" for n in searchers] for o in summary["optimum"]],
+        )
     return "\n".join(lines + bar_lines(summary))
 
 
@@ -212,20 +266,38 @@ def bar_lines(summary: dict, name: str = "pgsearcher", naive: str = "naive_pg") 
         others = [v for k, v in res.items() if k != name]
         best_score = max(v["mean_score"] for v in others)
         best_rank = min(v["mean_rank"] for v in others)
-        checks = [(f"mean score {mine['mean_score']:.1f} vs best other {best_score:.1f}",
-                   mine["mean_score"] >= best_score - (5 if setting["budget"] < 100 else 0))]
+        checks = [
+            (
+                f"mean score {mine['mean_score']:.1f} vs best other {best_score:.1f}",
+                mine["mean_score"] >= best_score - (5 if setting["budget"] < 100 else 0),
+            )
+        ]
         if setting["budget"] >= 100:
-            checks.append((f"mean rank {mine['mean_rank']:.2f} vs best other {best_rank:.2f}",
-                           mine["mean_rank"] <= best_rank))
+            checks.append(
+                (f"mean rank {mine['mean_rank']:.2f} vs best other {best_rank:.2f}", mine["mean_rank"] <= best_rank)
+            )
         if naive in res:
-            checks.append((f">= 2x naive PG ({res[naive]['mean_score']:.1f})",
-                           mine["mean_score"] >= 2 * res[naive]["mean_score"]))
+            checks.append(
+                (f">= 2x naive PG ({res[naive]['mean_score']:.1f})", mine["mean_score"] >= 2 * res[naive]["mean_score"])
+            )
         checks.append((f"{mine['ms_per_trial']:.2f} ms / trial < 1", mine["ms_per_trial"] < 1))
-        lines.append(f"- {key}: " + "; ".join(f"{'PASS' if ok else 'FAIL'} {text}"
-                                               for text, ok in checks))
-    return (["## Bar for " + name, "", "Budget 100: best mean score and rank; budget 32: within "
-             "5 points of the best mean score; all: >= 2x the naive PG, < 1 ms per trial "
-             "(the per-trial growth is in overhead.md).", ""] + lines + [""]) if lines else []
+        lines.append(f"- {key}: " + "; ".join(f"{'PASS' if ok else 'FAIL'} {text}" for text, ok in checks))
+    return (
+        (
+            [
+                "## Bar for " + name,
+                "",
+                "Budget 100: best mean score and rank; budget 32: within "
+                "5 points of the best mean score; all: >= 2x the naive PG, < 1 ms per trial "
+                "(the per-trial growth is in overhead.md).",
+                "",
+            ]
+            + lines
+            + [""]
+        )
+        if lines
+        else []
+    )
 
 
 def plot(summary: dict, samples: dict[str, np.ndarray], searchers: list[str], path: Path) -> None:
@@ -237,14 +309,18 @@ def plot(summary: dict, samples: dict[str, np.ndarray], searchers: list[str], pa
 
     settings = summary["settings"]
     fig, axes = plt.subplots(1, len(settings), figsize=(5.5 * len(settings), 4.5), squeeze=False)
-    for ax, setting in zip(axes[0], settings.values()):
+    for ax, setting in zip(axes[0], settings.values(), strict=False):
         budget = setting["budget"]
         x = np.arange(1, budget + 1)
         for name in searchers:
             ax.plot(x, setting["searchers"][name]["mean_curve"], label=name)
-        rand = np.mean([score(np.array([expected_best(v, t) for t in x]),
-                              setting["random_expected"][o], summary["optimum"][o])
-                        for o, v in samples.items()], axis=0)
+        rand = np.mean(
+            [
+                score(np.array([expected_best(v, t) for t in x]), setting["random_expected"][o], summary["optimum"][o])
+                for o, v in samples.items()
+            ],
+            axis=0,
+        )
         ax.plot(x, rand, "k--", lw=1, label="expected random")
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_ylim(-100, 100)
@@ -264,28 +340,30 @@ def plot(summary: dict, samples: dict[str, np.ndarray], searchers: list[str], pa
 def overhead(pool: ProcessPoolExecutor, searchers: list[str], max_trials: int, out: Path) -> None:
     """Searcher ms per trial around 100, 1,000, 3,000 and 10,000 finished trials."""
     points = [p for p in OVERHEAD_POINTS if p <= max_trials]
-    budgets = {n: min(max_trials, OVERHEAD_CAP.get(n, max_trials)) + OVERHEAD_WINDOW
-               for n in searchers}
+    budgets = {n: min(max_trials, OVERHEAD_CAP.get(n, max_trials)) + OVERHEAD_WINDOW for n in searchers}
     tasks = [(n, OVERHEAD_OBJECTIVE, 0, budgets[n], 8) for n in searchers]
     records = {r.searcher: r for r in run_all(pool, tasks)}
     table = {}
     for name in searchers:
         steps = np.asarray(records[name].step_seconds)
-        table[name] = {p: float(1000 * steps[p - OVERHEAD_WINDOW:p + OVERHEAD_WINDOW].mean())
-                       for p in points if p + OVERHEAD_WINDOW <= len(steps)}
+        table[name] = {
+            p: float(1000 * steps[p - OVERHEAD_WINDOW : p + OVERHEAD_WINDOW].mean())
+            for p in points
+            if p + OVERHEAD_WINDOW <= len(steps)
+        }
     rows = []
     for name in searchers:
         cells = [f"{table[name][p]:.3f}" if p in table[name] else "—" for p in points]
-        ratio = (f"{table[name][points[-1]] / table[name][points[0]]:.2f}"
-                 if points[-1] in table[name] else "—")
+        ratio = f"{table[name][points[-1]] / table[name][points[0]]:.2f}" if points[-1] in table[name] else "—"
         rows.append([name] + cells + [ratio])
     lines = header("Searcher overhead") + [
         f"Searcher milliseconds per trial (suggest + on_trial_complete) on `{OVERHEAD_OBJECTIVE}` "
         f"with 8 concurrent trials, mean over the trials {OVERHEAD_WINDOW} either side of each "
         "point. One run per searcher, seed 0. — : not run that far (Optuna and HyperOpt stop at "
-        "1,000 and NGOpt at 3,000 finished trials: their cost grows with the history).", ""]
-    lines += _table(["searcher"] + [f"{p:,} trials" for p in points]
-                    + [f"{points[-1]:,} / {points[0]:,}"], rows)
+        "1,000 and NGOpt at 3,000 finished trials: their cost grows with the history).",
+        "",
+    ]
+    lines += _table(["searcher"] + [f"{p:,} trials" for p in points] + [f"{points[-1]:,} / {points[0]:,}"], rows)
     (out / "overhead.md").write_text("\n".join(lines))
     (out / "overhead.json").write_text(json.dumps(table, indent=1))
     print("\n".join(lines))
@@ -298,8 +376,12 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the benchmark and/or the overhead measurement."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--settings", type=parse_settings, default=parse_settings("32x8,100x8,100x1"),
-                        help="budget x concurrency, comma separated")
+    parser.add_argument(
+        "--settings",
+        type=parse_settings,
+        default=parse_settings("32x8,100x8,100x1"),
+        help="budget x concurrency, comma separated",
+    )
     parser.add_argument("--searchers", default=",".join(SEARCHERS))
     parser.add_argument("--objectives", default=",".join(OBJECTIVES))
     parser.add_argument("--jobs", type=int, default=2)
@@ -320,16 +402,21 @@ def main(argv: list[str] | None = None) -> None:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         if not args.overhead_only:
             cache = str(args.out / "cache")
-            samples = dict(zip(objectives, pool.map(_random_task, objectives,
-                                                    [cache] * len(objectives))))
-            tasks = [(n, o, s, b, c) for b, c in args.settings for o in objectives
-                     for s in range(args.seeds) for n in searchers]
+            samples = dict(zip(objectives, pool.map(_random_task, objectives, [cache] * len(objectives)), strict=False))
+            tasks = [
+                (n, o, s, b, c)
+                for b, c in args.settings
+                for o in objectives
+                for s in range(args.seeds)
+                for n in searchers
+            ]
             records = run_all(pool, tasks)
             summary = summarize(records, samples, args.settings, searchers)
             wall = (datetime.datetime.now() - start).total_seconds()
             (args.out / "benchmark.md").write_text(markdown(summary, args.seeds, searchers, wall))
-            (args.out / "benchmark.json").write_text(json.dumps(
-                {"summary": summary, "runs": [run_json(r) for r in records]}))
+            (args.out / "benchmark.json").write_text(
+                json.dumps({"summary": summary, "runs": [run_json(r) for r in records]})
+            )
             plot(summary, samples, searchers, args.out / "benchmark.png")
             print((args.out / "benchmark.md").read_text())
         if not args.no_overhead:

@@ -83,8 +83,9 @@ def load(dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
         x, y = mnist_data()
         x = x.reshape(-1, 1, 28, 28) / 255.0
-    x_tr, x_val, y_tr, y_val = train_test_split(x.astype(np.float32), y.astype(np.int64), test_size=0.25,
-                                                random_state=0, stratify=y)
+    x_tr, x_val, y_tr, y_val = train_test_split(
+        x.astype(np.float32), y.astype(np.int64), test_size=0.25, random_state=0, stratify=y
+    )
     return x_tr, y_tr, x_val, y_val
 
 
@@ -100,11 +101,21 @@ def build_cnn(config: dict, size: int, classes: int = 10) -> torch.nn.Module:
         layers += [nn.Conv2d(channels, out, 3, padding=1), nn.ReLU(), pool]
         channels, size = out, size // 2
     if config["head"] == "dense":
-        layers += [nn.Flatten(), nn.Dropout(config["dropout"]), nn.Linear(channels * size * size, 64),
-                   nn.ReLU(), nn.Dropout(config["dropout"]), nn.Linear(64, classes)]
+        layers += [
+            nn.Flatten(),
+            nn.Dropout(config["dropout"]),
+            nn.Linear(channels * size * size, 64),
+            nn.ReLU(),
+            nn.Dropout(config["dropout"]),
+            nn.Linear(64, classes),
+        ]
     else:
-        layers += [nn.Dropout(config["dropout"]), nn.Conv2d(channels, classes, 1),
-                   nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        layers += [
+            nn.Dropout(config["dropout"]),
+            nn.Conv2d(channels, classes, 1),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        ]
     return nn.Sequential(*layers)
 
 
@@ -115,14 +126,16 @@ def augment(x: torch.Tensor, config: dict, gen: torch.Generator) -> torch.Tensor
 
     n = x.shape[0]
     if config["augment_shift"] or config["augment_rotate"]:
+
         def uniform(scale: float) -> torch.Tensor:
             return (2 * torch.rand(n, generator=gen, device=x.device) - 1) * scale
 
         angle = uniform(np.deg2rad(config["rotate"])) if config["augment_rotate"] else torch.zeros(n, device=x.device)
         shift = 2 * config["shift"] if config["augment_shift"] else 0.0  # grid coordinates span 2
         cos, sin = torch.cos(angle), torch.sin(angle)
-        theta = torch.stack([torch.stack([cos, -sin, uniform(shift)], 1),
-                             torch.stack([sin, cos, uniform(shift)], 1)], 1)
+        theta = torch.stack(
+            [torch.stack([cos, -sin, uniform(shift)], 1), torch.stack([sin, cos, uniform(shift)], 1)], 1
+        )
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, align_corners=False)
     if config["augment_noise"]:
@@ -154,8 +167,12 @@ def train_cnn(config: dict) -> None:
         model.eval()
         with torch.no_grad():
             logits = model(x_val)
-        tune.report({"accuracy": float((logits.argmax(1) == y_val).float().mean()),
-                     "loss": float(F.cross_entropy(logits, y_val))})
+        tune.report(
+            {
+                "accuracy": float((logits.argmax(1) == y_val).float().mean()),
+                "loss": float(F.cross_entropy(logits, y_val)),
+            }
+        )
 
 
 def tune_cnn(searcher: str, seed: int, budget: int, space: dict, gpus: float, storage: str) -> list[dict]:
@@ -167,13 +184,25 @@ def tune_cnn(searcher: str, seed: int, budget: int, space: dict, gpus: float, st
         tune_config=tune.TuneConfig(
             search_alg=make_searcher(searcher, seed, budget, 2),
             scheduler=asha(space["epochs"]),
-            metric="accuracy", mode="max", num_samples=budget, max_concurrent_trials=2, reuse_actors=True),
+            metric="accuracy",
+            mode="max",
+            num_samples=budget,
+            max_concurrent_trials=2,
+            reuse_actors=True,
+        ),
         run_config=tune.RunConfig(storage_path=storage, name=f"{searcher}_{seed}", verbose=0),
     )
     results = tuner.fit()
-    rows = [{"accuracy": r.metrics["accuracy"], "epochs": r.metrics["training_iteration"],
-             "end": r.metrics["timestamp"], "seconds": r.metrics["time_total_s"]}
-            for r in results if r.metrics and "accuracy" in r.metrics]
+    rows = [
+        {
+            "accuracy": r.metrics["accuracy"],
+            "epochs": r.metrics["training_iteration"],
+            "end": r.metrics["timestamp"],
+            "seconds": r.metrics["time_total_s"],
+        }
+        for r in results
+        if r.metrics and "accuracy" in r.metrics
+    ]
     return sorted(rows, key=lambda row: row["end"])
 
 
@@ -201,14 +230,22 @@ def plot(runs: dict[str, list[list[dict]]], path: Path) -> None:
     plt.close(fig)
 
 
-def markdown(runs: dict[str, list[list[dict]]], walls: dict[str, list[float]], args: argparse.Namespace,
-             epochs: int, argv: list[str] | None) -> str:
+def markdown(
+    runs: dict[str, list[list[dict]]],
+    walls: dict[str, list[float]],
+    args: argparse.Namespace,
+    epochs: int,
+    argv: list[str] | None,
+) -> str:
     """The results file: per searcher the best accuracy, epochs trained and wall time per run."""
     lines = header("cnn", "Tunable CNN on Ray Tune with ASHA: PGSearcher vs random search", argv, ["torch"])
-    lines += [f"Data: {args.dataset}. {args.budget} trials per run, up to {epochs} epochs each, ASHA "
-              f"(grace period 1, reduction factor 3), 2 trials at a time on "
-              f"{'GPU' if args.gpus else 'CPU (one thread per trial)'}, seeds 0..{args.seeds - 1}. "
-              "Accuracy is each trial's last reported validation accuracy; mean ± sd over seeds.", ""]
+    lines += [
+        f"Data: {args.dataset}. {args.budget} trials per run, up to {epochs} epochs each, ASHA "
+        f"(grace period 1, reduction factor 3), 2 trials at a time on "
+        f"{'GPU' if args.gpus else 'CPU (one thread per trial)'}, seeds 0..{args.seeds - 1}. "
+        "Accuracy is each trial's last reported validation accuracy; mean ± sd over seeds.",
+        "",
+    ]
     rows = []
     for name, seeds in runs.items():
         best = [max(r["accuracy"] for r in rows_) for rows_ in seeds]
@@ -239,8 +276,11 @@ def main(argv: list[str] | None = None) -> None:
                 rows = tune_cnn(name, seed, args.budget, space, args.gpus, storage)
                 walls[name].append(time.time() - start)
                 runs[name].append(rows)
-                print(f"  {name:>10} seed {seed}: best accuracy {max(r['accuracy'] for r in rows):.4f}, "
-                      f"{sum(r['epochs'] for r in rows)} epochs, {walls[name][-1]:.0f} s", flush=True)
+                print(
+                    f"  {name:>10} seed {seed}: best accuracy {max(r['accuracy'] for r in rows):.4f}, "
+                    f"{sum(r['epochs'] for r in rows)} epochs, {walls[name][-1]:.0f} s",
+                    flush=True,
+                )
     plot(runs, args.out / "cnn.png")
     (args.out / "cnn.md").write_text(markdown(runs, walls, args, epochs, argv))
     print(f"wrote {args.out}/cnn.md and cnn.png")

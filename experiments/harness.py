@@ -12,8 +12,17 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from experiments.objectives import Objective
-from experiments.spaces import (Categorical, Float, Integer, assert_resolved, domain_items,
-                                get_path, int_bounds, sample_config, snap_int)
+from experiments.spaces import (
+    Categorical,
+    Float,
+    Integer,
+    assert_resolved,
+    domain_items,
+    get_path,
+    int_bounds,
+    sample_config,
+    snap_int,
+)
 
 METRIC = "loss"
 
@@ -65,8 +74,15 @@ def _config_key(space: dict, config: dict) -> tuple:
     return tuple(repr(get_path(config, path)) for path, _ in domain_items(space))
 
 
-def run_search(searcher: Searcher, objective: Objective, budget: int, concurrency: int,
-               order_seed: int, name: str = "", seed: int = 0) -> RunRecord:
+def run_search(
+    searcher: Searcher,
+    objective: Objective,
+    budget: int,
+    concurrency: int,
+    order_seed: int,
+    name: str = "",
+    seed: int = 0,
+) -> RunRecord:
     """Run `budget` trials keeping up to `concurrency` pending, completed in a seeded random order.
 
     Each suggested config is evaluated at once but its result is reported only when the trial
@@ -77,8 +93,7 @@ def run_search(searcher: Searcher, objective: Objective, budget: int, concurrenc
     searcher.set_max_concurrency(concurrency)  # as Tune's ConcurrencyLimiter tells it
     rng = np.random.default_rng(order_seed)
     pending: dict[str, tuple[dict, float]] = {}
-    record = RunRecord(name or type(searcher).__name__, objective.name, seed, budget,
-                       concurrency, [], [], [])
+    record = RunRecord(name or type(searcher).__name__, objective.name, seed, budget, concurrency, [], [], [])
     seen: set[tuple] = set()
     started = attempts = 0
     finished = False
@@ -108,8 +123,7 @@ def run_search(searcher: Searcher, objective: Objective, budget: int, concurrenc
         trial_id = list(pending)[rng.integers(len(pending))]
         config, value = pending.pop(trial_id)
         t0 = time.perf_counter()
-        searcher.on_trial_complete(trial_id, result={METRIC: value, "training_iteration": 1,
-                                                     "config": config})
+        searcher.on_trial_complete(trial_id, result={METRIC: value, "training_iteration": 1, "config": config})
         step += time.perf_counter() - t0
         best = min(best, value)
         record.values.append(value)
@@ -123,14 +137,12 @@ def run_search(searcher: Searcher, objective: Objective, budget: int, concurrenc
 class RandomSearcher(Searcher):
     """Uniform random search: every domain sampled with Ray's own sampler (nested spaces too)."""
 
-    def __init__(self, metric: str | None = None, mode: str | None = None,
-                 seed: int | None = None) -> None:
+    def __init__(self, metric: str | None = None, mode: str | None = None, seed: int | None = None) -> None:
         super().__init__(metric=metric, mode=mode)
         self._rng = np.random.default_rng(seed)
         self._space: dict | None = None
 
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
-                              **spec: Any) -> bool:
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         """Adopt the Tune search space."""
         if self._space is not None:
             return False
@@ -141,8 +153,7 @@ class RandomSearcher(Searcher):
         """A uniform draw from the space."""
         return sample_config(self._space, self._rng)
 
-    def on_trial_complete(self, trial_id: str, result: dict | None = None,
-                          error: bool = False) -> None:
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Random search ignores results."""
 
 
@@ -175,14 +186,14 @@ def _nevergrad(seed: int, budget: int, concurrency: int) -> Searcher:
     from ray.tune.search.nevergrad import NevergradSearch
 
     class SeededNevergradSearch(NevergradSearch):
-        def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
-                                  **spec: Any) -> bool:
+        def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
             ok = super().set_search_properties(metric, mode, config, **spec)
             self._nevergrad_opt.parametrization.random_state = np.random.RandomState(seed)
             return ok
 
-    return SeededNevergradSearch(optimizer=ng.optimizers.NGOpt,
-                                 optimizer_kwargs={"budget": budget, "num_workers": concurrency})
+    return SeededNevergradSearch(
+        optimizer=ng.optimizers.NGOpt, optimizer_kwargs={"budget": budget, "num_workers": concurrency}
+    )
 
 
 def _naive_pg(seed: int, budget: int, concurrency: int) -> Searcher:

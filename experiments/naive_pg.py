@@ -14,8 +14,18 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
-from experiments.spaces import (Categorical, Domain, Float, Integer, Path, domain_items, fill,
-                                int_bounds, is_log, snap_int)
+from experiments.spaces import (
+    Categorical,
+    Domain,
+    Float,
+    Integer,
+    Path,
+    domain_items,
+    fill,
+    int_bounds,
+    is_log,
+    snap_int,
+)
 
 
 class CategoricalActor:
@@ -58,23 +68,27 @@ class GaussianActor:
         std = np.exp(self.log_std)
         z = (action - self.mean) / std
         self.mean = float(np.clip(self.mean + self.lr * advantage * z * std, self.low, self.high))
-        self.log_std = float(np.clip(self.log_std + self.lr * advantage * (z * z - 1),
-                                     np.log((self.high - self.low) * 1e-3),
-                                     np.log(self.high - self.low)))
+        self.log_std = float(
+            np.clip(
+                self.log_std + self.lr * advantage * (z * z - 1),
+                np.log((self.high - self.low) * 1e-3),
+                np.log(self.high - self.low),
+            )
+        )
 
 
 def _numeric_bounds(domain: Domain) -> tuple[float, float]:
     """The actor's bounds for a numeric domain: log10 units for log domains."""
-    low, high = (int_bounds(domain)[:2] if isinstance(domain, Integer)
-                 else (domain.lower, domain.upper))
+    low, high = int_bounds(domain)[:2] if isinstance(domain, Integer) else (domain.lower, domain.upper)
     return (np.log10(low), np.log10(high)) if is_log(domain) else (low, high)
 
 
 class NaivePGSearcher(Searcher):
     """Naive policy gradient (REINFORCE with normalized rewards), one actor per parameter."""
 
-    def __init__(self, metric: str | None = None, mode: str | None = None, lr: float = 0.1,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self, metric: str | None = None, mode: str | None = None, lr: float = 0.1, seed: int | None = None
+    ) -> None:
         super().__init__(metric=metric, mode=mode)
         self._lr = lr
         self._rng = np.random.default_rng(seed)
@@ -84,8 +98,7 @@ class NaivePGSearcher(Searcher):
         self._live: dict[str, dict[Path, Any]] = {}
         self._reward_sums = np.zeros(3)  # count, sum, sum of squares
 
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict,
-                              **spec: Any) -> bool:
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         """Adopt metric, mode and the Tune search space; build one actor per domain."""
         if self._space is not None:
             return False
@@ -116,8 +129,7 @@ class NaivePGSearcher(Searcher):
         self._live[trial_id] = actions
         return fill(self._space, {p: self._decode(p, a) for p, a in actions.items()})
 
-    def on_trial_complete(self, trial_id: str, result: dict | None = None,
-                          error: bool = False) -> None:
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Update every actor with this trial's normalized reward."""
         actions = self._live.pop(trial_id)
         if error or not result or self._metric not in result:

@@ -49,10 +49,17 @@ def branin(x: np.ndarray) -> float:
     return (x[1] - b * x[0] ** 2 + c * x[0] - 6) ** 2 + 10 * (1 - t) * np.cos(x[0]) + 10
 
 
-_H6_A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14],
-                  [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
-_H6_P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
-                         [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
+_H6_A = np.array(
+    [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+)
+_H6_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
 _H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
 
 
@@ -69,8 +76,7 @@ def rosenbrock(x: np.ndarray) -> float:
 def ackley(x: np.ndarray) -> float:
     """Ackley; minimum 0 at the origin."""
     d = len(x)
-    return float(-20 * np.exp(-0.2 * np.sqrt(np.sum(x**2) / d))
-                 - np.exp(np.sum(np.cos(2 * np.pi * x)) / d) + 20 + np.e)
+    return float(-20 * np.exp(-0.2 * np.sqrt(np.sum(x**2) / d)) - np.exp(np.sum(np.cos(2 * np.pi * x)) / d) + 20 + np.e)
 
 
 def styblinski_tang(x: np.ndarray) -> float:
@@ -81,9 +87,11 @@ def styblinski_tang(x: np.ndarray) -> float:
 def levy(x: np.ndarray) -> float:
     """Levy; minimum 0 at (1, ..., 1)."""
     w = 1 + (x - 1) / 4
-    return float(np.sin(np.pi * w[0]) ** 2
-                 + np.sum((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(np.pi * w[:-1] + 1) ** 2))
-                 + (w[-1] - 1) ** 2 * (1 + np.sin(2 * np.pi * w[-1]) ** 2))
+    return float(
+        np.sin(np.pi * w[0]) ** 2
+        + np.sum((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(np.pi * w[:-1] + 1) ** 2))
+        + (w[-1] - 1) ** 2 * (1 + np.sin(2 * np.pi * w[-1]) ** 2)
+    )
 
 
 # ---------------------------------------------------------------- mixed synthetic
@@ -110,12 +118,14 @@ def mixed_bowls(config: dict) -> float:
     batch = snap_int(config["batch"], _BOWLS_SPACE["batch"])
     log_lr = np.log10(config["lr"])
     log_wd = np.log10(config["optim"]["wd"])
-    return float(offset
-                 + 0.5 * (log_lr - (lr0 - 0.15 * layers)) ** 2
-                 + 0.04 * (layers - best_layers) ** 2
-                 + 0.1 * (np.log2(batch) - best_batch) ** 2
-                 + 2.0 * (config["optim"]["momentum"] - best_mom) ** 2
-                 + 0.05 * (log_wd - (log_lr - 3)) ** 2)
+    return float(
+        offset
+        + 0.5 * (log_lr - (lr0 - 0.15 * layers)) ** 2
+        + 0.04 * (layers - best_layers) ** 2
+        + 0.1 * (np.log2(batch) - best_batch) ** 2
+        + 2.0 * (config["optim"]["momentum"] - best_mom) ** 2
+        + 0.05 * (log_wd - (log_lr - 3)) ** 2
+    )
 
 
 _CATS_SPACE = {
@@ -131,17 +141,19 @@ _CATS_SPACE = {
 _CATS = ["activation", "optimizer", "norm", "init", "schedule"]
 _CATS_RNG = np.random.default_rng(20240611)
 _CATS_UNARY = {c: _CATS_RNG.uniform(0, 0.5, len(_CATS_SPACE[c].categories)) for c in _CATS}
-_CATS_PAIRS = {pair: _CATS_RNG.uniform(0, 1.0, (len(_CATS_SPACE[pair[0]].categories),
-                                                   len(_CATS_SPACE[pair[1]].categories)))
-               for pair in [("activation", "norm"), ("optimizer", "schedule"), ("init", "activation")]}
+_CATS_PAIRS = {
+    pair: _CATS_RNG.uniform(0, 1.0, (len(_CATS_SPACE[pair[0]].categories), len(_CATS_SPACE[pair[1]].categories)))
+    for pair in [("activation", "norm"), ("optimizer", "schedule"), ("init", "activation")]
+}
 _CATS_BEST_LR = {"sgd": -1.5, "adam": -3.3, "rmsprop": -2.7}
 _CATS_BEST_WIDTH = {"relu": 8, "tanh": 5, "gelu": 9, "elu": 6}  # log2
 
 
 def _cats_discrete(index: dict[str, int]) -> float:
     """The categorical part of `mixed_categorical`: unary plus pairwise interaction costs."""
-    return (sum(_CATS_UNARY[c][index[c]] for c in _CATS)
-            + sum(table[index[a], index[b]] for (a, b), table in _CATS_PAIRS.items()))
+    return sum(_CATS_UNARY[c][index[c]] for c in _CATS) + sum(
+        table[index[a], index[b]] for (a, b), table in _CATS_PAIRS.items()
+    )
 
 
 def mixed_categorical(config: dict) -> float:
@@ -153,14 +165,18 @@ def mixed_categorical(config: dict) -> float:
     index = {c: _CATS_SPACE[c].categories.index(config[c]) for c in _CATS}
     log_width = np.log2(snap_int(config["width"], _CATS_SPACE["width"]))
     best_dropout = 0.05 * (log_width - 4)
-    return float(_cats_discrete(index)
-                 + 0.3 * (np.log10(config["lr"]) - _CATS_BEST_LR[config["optimizer"]]) ** 2
-                 + 0.03 * (log_width - _CATS_BEST_WIDTH[config["activation"]]) ** 2
-                 + 3.0 * (config["dropout"] - best_dropout) ** 2)
+    return float(
+        _cats_discrete(index)
+        + 0.3 * (np.log10(config["lr"]) - _CATS_BEST_LR[config["optimizer"]]) ** 2
+        + 0.03 * (log_width - _CATS_BEST_WIDTH[config["activation"]]) ** 2
+        + 3.0 * (config["dropout"] - best_dropout) ** 2
+    )
 
 
-_CATS_OPTIMUM = min(_cats_discrete(dict(zip(_CATS, idx))) for idx in itertools.product(
-    *[range(len(_CATS_SPACE[c].categories)) for c in _CATS]))
+_CATS_OPTIMUM = min(
+    _cats_discrete(dict(zip(_CATS, idx, strict=False)))
+    for idx in itertools.product(*[range(len(_CATS_SPACE[c].categories)) for c in _CATS])
+)
 
 
 # ---------------------------------------------------------------- real models on shipped data
@@ -173,7 +189,7 @@ def _memoized(space: dict) -> Callable[[Callable[[dict], float]], Callable[[dict
     def decorate(fn: Callable[[dict], float]) -> Callable[[dict], float]:
         @functools.lru_cache(maxsize=None)
         def cached(key: tuple) -> float:
-            return fn(fill(space, dict(zip(paths, key))))
+            return fn(fill(space, dict(zip(paths, key, strict=False))))
 
         @functools.wraps(fn)
         def wrapped(config: dict) -> float:
@@ -215,11 +231,17 @@ def digits_sgd(config: dict) -> float:
     from sklearn.linear_model import SGDClassifier
 
     x_tr, x_te, y_tr, y_te = _split("digits", 0.5)
-    model = SGDClassifier(loss=config["loss"], penalty=config["penalty"], alpha=config["alpha"],
-                          l1_ratio=config["l1_ratio"], learning_rate=config["learning_rate"],
-                          eta0=config["eta0"], max_iter=snap_int(config["max_iter"],
-                                                                  _SGD_SPACE["max_iter"]),
-                          tol=None, random_state=0)
+    model = SGDClassifier(
+        loss=config["loss"],
+        penalty=config["penalty"],
+        alpha=config["alpha"],
+        l1_ratio=config["l1_ratio"],
+        learning_rate=config["learning_rate"],
+        eta0=config["eta0"],
+        max_iter=snap_int(config["max_iter"], _SGD_SPACE["max_iter"]),
+        tol=None,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x_tr, y_tr)
@@ -241,9 +263,14 @@ def cancer_svc(config: dict) -> float:
     from sklearn.svm import SVC
 
     x_tr, x_te, y_tr, y_te = _split("breast_cancer", 0.3)
-    model = SVC(kernel=config["kernel"], C=config["C"], gamma=config["gamma"],
-                degree=snap_int(config["degree"], _SVC_SPACE["degree"]), coef0=config["coef0"],
-                max_iter=20000)
+    model = SVC(
+        kernel=config["kernel"],
+        C=config["C"],
+        gamma=config["gamma"],
+        degree=snap_int(config["degree"], _SVC_SPACE["degree"]),
+        coef0=config["coef0"],
+        max_iter=20000,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(x_tr, y_tr)
@@ -271,38 +298,62 @@ def diabetes_tree(config: dict) -> float:
 
     x, y = load_diabetes(return_X_y=True)
     model = DecisionTreeRegressor(
-        criterion=config["criterion"], splitter=config["splitter"],
+        criterion=config["criterion"],
+        splitter=config["splitter"],
         max_depth=snap_int(config["max_depth"], _TREE_SPACE["max_depth"]),
         min_samples_leaf=snap_int(config["min_samples_leaf"], _TREE_SPACE["min_samples_leaf"]),
         min_samples_split=snap_int(config["min_samples_split"], _TREE_SPACE["min_samples_split"]),
-        max_features=config["max_features"], ccp_alpha=config["ccp_alpha"], random_state=0)
-    scores = cross_val_score(model, x, y, cv=KFold(5, shuffle=True, random_state=0),
-                             scoring="neg_mean_squared_error")
+        max_features=config["max_features"],
+        ccp_alpha=config["ccp_alpha"],
+        random_state=0,
+    )
+    scores = cross_val_score(model, x, y, cv=KFold(5, shuffle=True, random_state=0), scoring="neg_mean_squared_error")
     return float(-scores.mean() / 1000)
 
 
-def _continuous(name: str, fn: Callable[[np.ndarray], float], dim: int, low: float, high: float,
-                optimum: float) -> Objective:
+def _continuous(
+    name: str, fn: Callable[[np.ndarray], float], dim: int, low: float, high: float, optimum: float
+) -> Objective:
     """A synthetic continuous objective on a box."""
-    return Objective(name, "synthetic", _box(dim, low, high), _vector(fn), optimum,
-                     f"{fn.__doc__.split(';')[0]} on [{low}, {high}]^{dim}")
+    return Objective(
+        name,
+        "synthetic",
+        _box(dim, low, high),
+        _vector(fn),
+        optimum,
+        f"{fn.__doc__.split(';')[0]} on [{low}, {high}]^{dim}",
+    )
 
 
-_BRANIN = Objective("branin", "synthetic", {"x0": tune.uniform(-5, 10), "x1": tune.uniform(0, 15)},
-                    _vector(branin), 0.397887, "Branin-Hoo 2-D")
+_BRANIN = Objective(
+    "branin",
+    "synthetic",
+    {"x0": tune.uniform(-5, 10), "x1": tune.uniform(0, 15)},
+    _vector(branin),
+    0.397887,
+    "Branin-Hoo 2-D",
+)
 
-OBJECTIVES: dict[str, Objective] = {o.name: o for o in [
-    _BRANIN,
-    _continuous("hartmann6", hartmann6, 6, 0.0, 1.0, -3.32237),
-    _continuous("rosenbrock4", rosenbrock, 4, -2.0, 2.0, 0.0),
-    _continuous("ackley5", ackley, 5, -15.0, 30.0, 0.0),  # optimum off the box centre
-    _continuous("styblinski_tang5", styblinski_tang, 5, -5.0, 5.0, -39.16617 * 5),
-    _continuous("levy4", levy, 4, -10.0, 10.0, 0.0),
-    Objective("mixed_bowls", "mixed", _BOWLS_SPACE, mixed_bowls, 0.0,
-              mixed_bowls.__doc__.split("\n")[0]),
-    Objective("mixed_categorical", "mixed", _CATS_SPACE, mixed_categorical, _CATS_OPTIMUM,
-              mixed_categorical.__doc__.split("\n")[0]),
-    Objective("digits_sgd", "model", _SGD_SPACE, digits_sgd, None, digits_sgd.__doc__),
-    Objective("cancer_svc", "model", _SVC_SPACE, cancer_svc, None, cancer_svc.__doc__),
-    Objective("diabetes_tree", "model", _TREE_SPACE, diabetes_tree, None, diabetes_tree.__doc__),
-]}
+OBJECTIVES: dict[str, Objective] = {
+    o.name: o
+    for o in [
+        _BRANIN,
+        _continuous("hartmann6", hartmann6, 6, 0.0, 1.0, -3.32237),
+        _continuous("rosenbrock4", rosenbrock, 4, -2.0, 2.0, 0.0),
+        _continuous("ackley5", ackley, 5, -15.0, 30.0, 0.0),  # optimum off the box centre
+        _continuous("styblinski_tang5", styblinski_tang, 5, -5.0, 5.0, -39.16617 * 5),
+        _continuous("levy4", levy, 4, -10.0, 10.0, 0.0),
+        Objective("mixed_bowls", "mixed", _BOWLS_SPACE, mixed_bowls, 0.0, mixed_bowls.__doc__.split("\n")[0]),
+        Objective(
+            "mixed_categorical",
+            "mixed",
+            _CATS_SPACE,
+            mixed_categorical,
+            _CATS_OPTIMUM,
+            mixed_categorical.__doc__.split("\n")[0],
+        ),
+        Objective("digits_sgd", "model", _SGD_SPACE, digits_sgd, None, digits_sgd.__doc__),
+        Objective("cancer_svc", "model", _SVC_SPACE, cancer_svc, None, cancer_svc.__doc__),
+        Objective("diabetes_tree", "model", _TREE_SPACE, diabetes_tree, None, diabetes_tree.__doc__),
+    ]
+}

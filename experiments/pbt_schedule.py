@@ -58,9 +58,9 @@ RECIPE = [
     "1. **Architecture with PGSearcher + ASHA**: search the whole space (architecture and training "
     "hyperparameters) with short trials; keep the best config and the trained searcher.",
     "2. **Schedule with PBT**: fix the architecture keys to the best config; PBT mutates only the "
-    "algorithm hyperparameters (`pbt_mutations(SPACE, [\"lr\"])` refuses `blocks`, `filters`, ... with the "
+    'algorithm hyperparameters (`pbt_mutations(SPACE, ["lr"])` refuses `blocks`, `filters`, ... with the '
     "NERSC advice). PG guidance enters through what PBT accepts: the starting population drawn from the "
-    "stage-1 policy (`initial_population(searcher, n, fixed=best, keys=[\"lr\"])` passed as "
+    'stage-1 policy (`initial_population(searcher, n, fixed=best, keys=["lr"])` passed as '
     "`search_alg=population_search_alg(configs)`, a `BasicVariantGenerator` with `points_to_evaluate`), "
     "and explore steps from `PolicyExplorer`, passed both as the scheduler's `custom_explore_fn` "
     "(`explorer.scheduler(...)`) and as a `RunConfig` callback, which learns which lr factors speed up "
@@ -105,12 +105,18 @@ def train_cnn_pbt(config: dict) -> None:
         model.eval()
         with torch.no_grad():
             logits = model(x_val)
-        metrics = {"accuracy": float((logits.argmax(1) == y_val).float().mean()),
-                   "loss": float(F.cross_entropy(logits, y_val)), "lr": config["lr"], "epoch": epoch}
+        metrics = {
+            "accuracy": float((logits.argmax(1) == y_val).float().mean()),
+            "loss": float(F.cross_entropy(logits, y_val)),
+            "lr": config["lr"],
+            "epoch": epoch,
+        }
         if epoch % config["checkpoint_every"] == 0 or epoch == config["epochs"]:
             with tempfile.TemporaryDirectory() as d:
-                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch},
-                           os.path.join(d, "state.pt"))
+                torch.save(
+                    {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch},
+                    os.path.join(d, "state.pt"),
+                )
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
         else:
             tune.report(metrics)
@@ -119,8 +125,13 @@ def train_cnn_pbt(config: dict) -> None:
 def plain_pbt(interval: int) -> PopulationBasedTraining:
     """Ray's PBT on the validation loss, exploiting every `interval` epochs and mutating the lr with
     its built-in explore (x0.8 / x1.2, resample with probability 0.25) over SPACE's lr domain."""
-    return PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=interval, metric="loss",
-                                   mode="min", hyperparam_mutations=pbt_mutations(SPACE, KEYS))
+    return PopulationBasedTraining(
+        time_attr="training_iteration",
+        perturbation_interval=interval,
+        metric="loss",
+        mode="min",
+        hyperparam_mutations=pbt_mutations(SPACE, KEYS),
+    )
 
 
 def pbt_checkpoints(population: int) -> tune.CheckpointConfig:
@@ -166,20 +177,24 @@ def stage1(space: dict, budget: int, epochs: int, gpus: float, storage: str) -> 
     tune.Tuner(
         tune.with_resources(train_cnn, {"cpu": 1, "gpu": gpus}),
         param_space={**space, "epochs": epochs},
-        tune_config=tune.TuneConfig(search_alg=searcher, metric="loss", mode="min", num_samples=budget,
-                                    scheduler=asha(epochs),
-                                    max_concurrent_trials=2, reuse_actors=True),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            metric="loss",
+            mode="min",
+            num_samples=budget,
+            scheduler=asha(epochs),
+            max_concurrent_trials=2,
+            reuse_actors=True,
+        ),
         run_config=tune.RunConfig(storage_path=storage, name="stage1", verbose=0),
     ).fit()
     return searcher
 
 
-def stage2(arm: str, searcher: PGSearcher, fixed: dict, seed: int, args: argparse.Namespace,
-           storage: str) -> dict:
+def stage2(arm: str, searcher: PGSearcher, fixed: dict, seed: int, args: argparse.Namespace, storage: str) -> dict:
     """One PBT run of `arm` on the lr of the fixed architecture: the best trial's final loss and
     accuracy, its lr per epoch, all epochs trained and the wall time."""
-    space = {**fixed, "lr": SPACE["lr"], "epochs": args.epochs, "seed": seed,
-             "checkpoint_every": args.interval}
+    space = {**fixed, "lr": SPACE["lr"], "epochs": args.epochs, "seed": seed, "checkpoint_every": args.interval}
     counter = EpochCounter()
     callbacks: list = [counter]
     if arm == "plain PBT":
@@ -195,19 +210,28 @@ def stage2(arm: str, searcher: PGSearcher, fixed: dict, seed: int, args: argpars
     results = tune.Tuner(
         tune.with_resources(train_cnn_pbt, {"cpu": 1, "gpu": args.gpus}),
         param_space=space,
-        tune_config=tune.TuneConfig(search_alg=search_alg, scheduler=scheduler, num_samples=args.population,
-                                    reuse_actors=True),  # 2 CPUs: 2 trials at a time
-        run_config=tune.RunConfig(storage_path=storage, name=f"{arm.split()[0]}_{seed}", verbose=0,
-                                  callbacks=callbacks,
-                                  checkpoint_config=pbt_checkpoints(args.population)),
+        tune_config=tune.TuneConfig(
+            search_alg=search_alg, scheduler=scheduler, num_samples=args.population, reuse_actors=True
+        ),  # 2 CPUs: 2 trials at a time
+        run_config=tune.RunConfig(
+            storage_path=storage,
+            name=f"{arm.split()[0]}_{seed}",
+            verbose=0,
+            callbacks=callbacks,
+            checkpoint_config=pbt_checkpoints(args.population),
+        ),
     ).fit()
     wall = time.time() - start
     finals = [r for r in results if r.metrics and "loss" in r.metrics]
     best = min(finals, key=lambda r: r.metrics["loss"])
-    schedule = lineage_schedule(Path(results.experiment_path), best.metrics["trial_id"], best.config["lr"],
-                                args.epochs)
-    out = {"loss": best.metrics["loss"], "accuracy": best.metrics["accuracy"], "wall": wall,
-           "epochs": counter.epochs, "schedule": schedule}
+    schedule = lineage_schedule(Path(results.experiment_path), best.metrics["trial_id"], best.config["lr"], args.epochs)
+    out = {
+        "loss": best.metrics["loss"],
+        "accuracy": best.metrics["accuracy"],
+        "wall": wall,
+        "epochs": counter.epochs,
+        "schedule": schedule,
+    }
     if arm != "plain PBT":
         out["factors"] = explorer.probabilities("lr")
     return out
@@ -224,8 +248,14 @@ def plot(runs: dict[str, list[dict]], path: Path) -> None:
     for i, (arm, seeds) in enumerate(runs.items()):
         for j, run in enumerate(seeds):
             epochs = sorted(run["schedule"])
-            ax.step(epochs, [run["schedule"][e] for e in epochs], where="post", color=f"C{i}", alpha=0.8,
-                    label=arm if j == 0 else None)
+            ax.step(
+                epochs,
+                [run["schedule"][e] for e in epochs],
+                where="post",
+                color=f"C{i}",
+                alpha=0.8,
+                label=arm if j == 0 else None,
+            )
         bx.scatter([i] * len(seeds), [r["loss"] for r in seeds], color=f"C{i}")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
@@ -242,27 +272,53 @@ def plot(runs: dict[str, list[dict]], path: Path) -> None:
     plt.close(fig)
 
 
-def markdown(runs: dict[str, list[dict]], fixed: dict, s1: dict, args: argparse.Namespace,
-             argv: list[str] | None) -> str:
+def markdown(
+    runs: dict[str, list[dict]], fixed: dict, s1: dict, args: argparse.Namespace, argv: list[str] | None
+) -> str:
     lines = header("pbt_schedule", "PBT of the CNN's learning-rate schedule: plain vs PG-guided", argv, ["torch"])
     lines += RECIPE
-    arch = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in fixed.items() if k not in ("dataset", "seed", "epochs")}
-    lines += [f"Stage 1 (PGSearcher + ASHA over the whole CNN SPACE, {args.budget} trials of up to "
-              f"{args.stage1_epochs} epochs, {s1['wall']:.0f} s): best validation loss {s1['loss']:.4f}; "
-              f"the architecture fixed for stage 2: `{arch}`.", "",
-              f"Stage 2: PBT on `lr` only, population {args.population}, {args.epochs} epochs, perturbation "
-              f"interval {args.interval} epochs, 2 trials at a time, metric validation loss, seeds "
-              f"0..{args.seeds - 1}; mean ± sd over seeds of the best trial's final values.", ""]
+    arch = {
+        k: (round(v, 3) if isinstance(v, float) else v)
+        for k, v in fixed.items()
+        if k not in ("dataset", "seed", "epochs")
+    }
+    lines += [
+        f"Stage 1 (PGSearcher + ASHA over the whole CNN SPACE, {args.budget} trials of up to "
+        f"{args.stage1_epochs} epochs, {s1['wall']:.0f} s): best validation loss {s1['loss']:.4f}; "
+        f"the architecture fixed for stage 2: `{arch}`.",
+        "",
+        f"Stage 2: PBT on `lr` only, population {args.population}, {args.epochs} epochs, perturbation "
+        f"interval {args.interval} epochs, 2 trials at a time, metric validation loss, seeds "
+        f"0..{args.seeds - 1}; mean ± sd over seeds of the best trial's final values.",
+        "",
+    ]
     rows = []
     for arm, seeds in runs.items():
-        rows.append([arm, mean_sd([r["loss"] for r in seeds], ".4f"), mean_sd([r["accuracy"] for r in seeds], ".4f"),
-                     mean_sd([r["epochs"] for r in seeds], ".0f"), mean_sd([r["wall"] for r in seeds], ".0f")])
+        rows.append(
+            [
+                arm,
+                mean_sd([r["loss"] for r in seeds], ".4f"),
+                mean_sd([r["accuracy"] for r in seeds], ".4f"),
+                mean_sd([r["epochs"] for r in seeds], ".0f"),
+                mean_sd([r["wall"] for r in seeds], ".0f"),
+            ]
+        )
     lines += table(["arm", "final val loss", "final val accuracy", "epochs trained (all trials)", "wall s"], rows)
-    lines += ["Per seed (final val loss plain / PG-guided): " + ", ".join(
-        f"seed {s}: {a['loss']:.4f} / {b['loss']:.4f}" for s, (a, b) in enumerate(zip(*runs.values()))), ""]
+    lines += [
+        "Per seed (final val loss plain / PG-guided): "
+        + ", ".join(
+            f"seed {s}: {a['loss']:.4f} / {b['loss']:.4f}" for s, (a, b) in enumerate(zip(*runs.values(), strict=False))
+        ),
+        "",
+    ]
     pg = runs["PG-guided PBT"]
-    lines += ["Perturbation-factor probabilities the PolicyExplorer ended with: " + "; ".join(
-        f"seed {s}: " + ", ".join(f"x{f:g} {p:.2f}" for f, p in r["factors"].items()) for s, r in enumerate(pg)), ""]
+    lines += [
+        "Perturbation-factor probabilities the PolicyExplorer ended with: "
+        + "; ".join(
+            f"seed {s}: " + ", ".join(f"x{f:g} {p:.2f}" for f, p in r["factors"].items()) for s, r in enumerate(pg)
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -290,8 +346,11 @@ def main(argv: list[str] | None = None) -> None:
             for arm in ARMS:
                 run = stage2(arm, searcher, fixed, seed, args, storage)
                 runs[arm].append(run)
-                print(f"  {arm:>14} seed {seed}: loss {run['loss']:.4f}, accuracy {run['accuracy']:.4f}, "
-                      f"{run['epochs']} epochs, {run['wall']:.0f} s", flush=True)
+                print(
+                    f"  {arm:>14} seed {seed}: loss {run['loss']:.4f}, accuracy {run['accuracy']:.4f}, "
+                    f"{run['epochs']} epochs, {run['wall']:.0f} s",
+                    flush=True,
+                )
     plot(runs, args.out / "pbt_schedule.png")
     (args.out / "pbt_schedule.md").write_text(markdown(runs, fixed, s1, args, argv))
     print(f"wrote {args.out}/pbt_schedule.md and pbt_schedule.png")

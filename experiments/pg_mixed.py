@@ -25,8 +25,10 @@ from experiments.harness import run_search
 from experiments.objectives import OBJECTIVES
 from experiments.study import Scale, compare, header, mean_sd, parse_args, plot_curves, table
 from ray_pgsearch import PGSearcher, SearchSpace
+from ray_pgsearch._space import NumericParam
+from ray_pgsearch._util import path_str
 from ray_pgsearch.report import load_policy_scalars
-from ray_pgsearch.space import NumericParam, path_str
+from ray_pgsearch.tensorboard import category_tag, numeric_tag
 
 OBJECTIVE = OBJECTIVES["digits_sgd"]
 SEARCHERS = ["random", "tpe", "pgsearcher"]
@@ -42,8 +44,11 @@ def policy_trace(budget: int, seed: int = 0) -> pd.DataFrame:
         run_search(searcher, OBJECTIVE, budget, concurrency=1, order_seed=seed, name="pgsearcher", seed=seed)
         scalars = load_policy_scalars(log_dir)
     steps = scalars["search/trials"][0]
-    columns = {tag: values for tag, (tag_steps, values) in scalars.items()
-               if tag.startswith(_TRACE_PREFIXES) and np.array_equal(tag_steps, steps)}
+    columns = {
+        tag: values
+        for tag, (tag_steps, values) in scalars.items()
+        if tag.startswith(_TRACE_PREFIXES) and np.array_equal(tag_steps, steps)
+    }
     return pd.DataFrame({"update": steps, **columns})
 
 
@@ -57,14 +62,15 @@ def plot(records: dict, trace: pd.DataFrame, path: Path) -> None:
 
     params = SearchSpace(OBJECTIVE.space).params
     fig, axes = plt.subplots(2, 4, figsize=(18, 7.5))
-    plot_curves(axes.flat[0], {n: np.array([r.curve for r in rs]) for n, rs in records.items()},
-                "best validation error so far")
+    plot_curves(
+        axes.flat[0], {n: np.array([r.curve for r in rs]) for n, rs in records.items()}, "best validation error so far"
+    )
     axes.flat[0].set_title("searchers at the same budget")
     x = trace["update"]
-    for ax, param in zip(axes.flat[1:], params):
+    for ax, param in zip(axes.flat[1:], params, strict=False):
         name = path_str(param.path)
         if isinstance(param, NumericParam):
-            mean, std = trace[f"latent/{name}/mean"], trace[f"latent/{name}/std"]
+            mean, std = trace[numeric_tag(name, "latent_mean")], trace[numeric_tag(name, "latent_std")]
             ax.plot(x, mean, color="C0", label="mean μ")
             ax.fill_between(x, mean - std, mean + std, color="C0", alpha=0.25, label="μ ± σ")
             ax.plot(x, std, color="C3", linestyle="--", label="σ")
@@ -72,7 +78,7 @@ def plot(records: dict, trace: pd.DataFrame, path: Path) -> None:
             ax.set_ylabel(f"latent z ({param.kind} scale)")
         else:
             for category in param.categories:
-                ax.plot(x, trace[f"policy/{name}/p_{category}"], label=f"p({category})")
+                ax.plot(x, trace[category_tag(name, category)], label=f"p({category})")
             ax.set_ylim(0, 1)
             ax.set_ylabel("probability")
         ax.set_title(f"{name}: {'Gaussian actor' if isinstance(param, NumericParam) else 'categorical actor'}")
@@ -87,11 +93,15 @@ def plot(records: dict, trace: pd.DataFrame, path: Path) -> None:
 
 def markdown(records: dict, trace: pd.DataFrame, args: object, argv: list[str] | None, wall: float) -> str:
     """The results file: the comparison table and the trace's first and last policy."""
-    lines = header("pg_mixed", "Policy gradients on discrete and continuous hyperparameters together",
-                   argv, ["scikit-learn"])
-    lines += [f"Objective: {OBJECTIVE.description.strip()} Space: {', '.join(OBJECTIVE.space)}. "
-              f"Budget {args.budget} trials, one at a time, seeds 0..{args.seeds - 1}; wall time "
-              f"{wall:.0f} s on this machine. Best validation error per search, mean ± sd over seeds.", ""]
+    lines = header(
+        "pg_mixed", "Policy gradients on discrete and continuous hyperparameters together", argv, ["scikit-learn"]
+    )
+    lines += [
+        f"Objective: {OBJECTIVE.description.strip()} Space: {', '.join(OBJECTIVE.space)}. "
+        f"Budget {args.budget} trials, one at a time, seeds 0..{args.seeds - 1}; wall time "
+        f"{wall:.0f} s on this machine. Best validation error per search, mean ± sd over seeds.",
+        "",
+    ]
     rows = []
     for name, rs in records.items():
         best = [r.best for r in rs]
@@ -99,13 +109,22 @@ def markdown(records: dict, trace: pd.DataFrame, args: object, argv: list[str] |
         rows.append([name, mean_sd(best), f"{np.median(best):.4g}", mean_sd(at_half)])
     lines += table(["searcher", "best error", "median best", f"best after {args.budget // 2} trials"], rows)
     first, last = trace.iloc[0], trace.iloc[-1]
-    shown = [col for col in trace.columns if col.startswith("latent/") and not col.endswith("/entropy")
-             or col.startswith("policy/") and (col.endswith("/mean") or "/p_" in col)]
+    shown = [
+        col
+        for col in trace.columns
+        if col.startswith("latent/")
+        and not col.endswith("/entropy")
+        or col.startswith("policy/")
+        and (col.endswith("/mean") or "/p_" in col)
+    ]
     policy_rows = [[f"`{col}`", f"{first[col]:.4g}", f"{last[col]:.4g}"] for col in shown]
-    lines += [f"The seed-0 PGSearcher run's policy at its first and last of {len(trace)} updates "
-              f"(best error {last['search/best']:.4g}); `latent/...` are the Gaussian's μ and σ on z, "
-              "`policy/.../mean` is μ decoded to the parameter's units, `policy/.../p_...` the "
-              "category probabilities. Full trace: `pg_mixed_trace.csv`.", ""]
+    lines += [
+        f"The seed-0 PGSearcher run's policy at its first and last of {len(trace)} updates "
+        f"(best error {last['search/best']:.4g}); `latent/...` are the Gaussian's μ and σ on z, "
+        "`policy/.../mean` is μ decoded to the parameter's units, `policy/.../p_...` the "
+        "category probabilities. Full trace: `pg_mixed_trace.csv`.",
+        "",
+    ]
     lines += table(["quantity", "first update", "last update"], policy_rows)
     return "\n".join(lines)
 

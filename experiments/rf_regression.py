@@ -35,11 +35,20 @@ from ray.tune.search.sample import Domain
 from experiments.objectives import Objective
 from experiments.study import Scale, compare, describe_space, header, mean_sd, parse_args, plot_curves, table
 
-GRID = {"n_estimators": [50, 200], "max_depth": [4, 10, 30], "min_samples_leaf": [1, 5],
-        "max_features": [0.33, 1.0], "bootstrap": [True, False]}
-SPACE = {"n_estimators": tune.qrandint(50, 200, 25), "max_depth": tune.randint(2, 31),
-         "min_samples_leaf": tune.lograndint(1, 21), "max_features": tune.uniform(0.2, 1.0),
-         "bootstrap": tune.choice([True, False])}
+GRID = {
+    "n_estimators": [50, 200],
+    "max_depth": [4, 10, 30],
+    "min_samples_leaf": [1, 5],
+    "max_features": [0.33, 1.0],
+    "bootstrap": [True, False],
+}
+SPACE = {
+    "n_estimators": tune.qrandint(50, 200, 25),
+    "max_depth": tune.randint(2, 31),
+    "min_samples_leaf": tune.lograndint(1, 21),
+    "max_features": tune.uniform(0.2, 1.0),
+    "bootstrap": tune.choice([True, False]),
+}
 QUICK_GRID = {"n_estimators": [20], "max_depth": [4, 10], "max_features": [0.33, 1.0]}
 QUICK_SPACE = {**SPACE, "n_estimators": tune.qrandint(10, 30, 10)}
 FULL, QUICK = Scale(seeds=2, budget=48), Scale(seeds=1, budget=4)
@@ -71,8 +80,13 @@ def cv_rmse(config: dict, dataset: str, folds: int) -> float:
     from sklearn.model_selection import cross_val_score
 
     x, y = load(dataset)
-    scores = cross_val_score(RandomForestRegressor(**config, random_state=0, n_jobs=1), x, y,
-                             cv=_cv(folds), scoring="neg_root_mean_squared_error")
+    scores = cross_val_score(
+        RandomForestRegressor(**config, random_state=0, n_jobs=1),
+        x,
+        y,
+        cv=_cv(folds),
+        scoring="neg_root_mean_squared_error",
+    )
     return float(-scores.mean())
 
 
@@ -99,8 +113,9 @@ def sklearn_search(kind: str, dataset: str, seed: int, budget: int, quick: bool)
         search = GridSearchCV(model, QUICK_GRID if quick else GRID, **common)
     else:
         space = QUICK_SPACE if quick else SPACE
-        search = RandomizedSearchCV(model, {k: TuneDistribution(v) for k, v in space.items()},
-                                    n_iter=budget, random_state=seed, **common)
+        search = RandomizedSearchCV(
+            model, {k: TuneDistribution(v) for k, v in space.items()}, n_iter=budget, random_state=seed, **common
+        )
     x, y = load(dataset)
     return -search.fit(x, y).cv_results_["mean_test_score"]
 
@@ -113,9 +128,13 @@ def plot(results: dict[str, dict[str, np.ndarray]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4.5), squeeze=False)
-    for ax, (dataset, curves) in zip(axes.flat, results.items()):
-        plot_curves(ax, {n: np.minimum.accumulate(v, axis=1) for n, v in curves.items()},
-                    "best CV RMSE so far", "candidates fitted (x folds = fits)")
+    for ax, (dataset, curves) in zip(axes.flat, results.items(), strict=False):
+        plot_curves(
+            ax,
+            {n: np.minimum.accumulate(v, axis=1) for n, v in curves.items()},
+            "best CV RMSE so far",
+            "candidates fitted (x folds = fits)",
+        )
         ax.set_title(f"random forest on {dataset}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -124,19 +143,32 @@ def plot(results: dict[str, dict[str, np.ndarray]], path: Path) -> None:
 
 def markdown(results: dict, args: Any, folds: int, argv: list[str] | None, wall: float) -> str:
     """The results file: best CV RMSE per method and data set."""
-    lines = header("rf_regression", "Random forest regression: GridSearchCV vs RandomizedSearchCV vs PGSearcher",
-                   argv, ["scikit-learn", "mlxtend"])
+    lines = header(
+        "rf_regression",
+        "Random forest regression: GridSearchCV vs RandomizedSearchCV vs PGSearcher",
+        argv,
+        ["scikit-learn", "mlxtend"],
+    )
     grid = QUICK_GRID if args.quick else GRID
-    lines += [f"{folds}-fold CV RMSE of `RandomForestRegressor`; best over the candidates, mean ± sd "
-              f"over seeds 0..{args.seeds - 1} (the grid is deterministic). Wall time {wall:.0f} s on 2 cores; "
-              "seeds and forest sizes are kept small so the study runs in minutes.", "",
-              f"Grid: {grid}.", "", f"Random search and PGSearcher space: {describe_space(SPACE)}"
-              + (" (n_estimators 10..30 with --quick)." if args.quick else "."), "",
-              __doc__.split("\n\n")[2].replace("\n", " ").replace("``", "`"), ""]
+    lines += [
+        f"{folds}-fold CV RMSE of `RandomForestRegressor`; best over the candidates, mean ± sd "
+        f"over seeds 0..{args.seeds - 1} (the grid is deterministic). Wall time {wall:.0f} s on 2 cores; "
+        "seeds and forest sizes are kept small so the study runs in minutes.",
+        "",
+        f"Grid: {grid}.",
+        "",
+        f"Random search and PGSearcher space: {describe_space(SPACE)}"
+        + (" (n_estimators 10..30 with --quick)." if args.quick else "."),
+        "",
+        __doc__.split("\n\n")[2].replace("\n", " ").replace("``", "`"),
+        "",
+    ]
     for dataset, curves in results.items():
         lines += [f"## {dataset}", ""]
-        rows = [[name, str(values.shape[1] * folds), mean_sd(values.min(axis=1), ".4f"),
-                 f"{values.min():.4f}"] for name, values in curves.items()]
+        rows = [
+            [name, str(values.shape[1] * folds), mean_sd(values.min(axis=1), ".4f"), f"{values.min():.4f}"]
+            for name, values in curves.items()
+        ]
         lines += table(["method", "fits per search", "best CV RMSE", "best of all seeds"], rows)
     return "\n".join(lines)
 
@@ -148,16 +180,25 @@ def main(argv: list[str] | None = None) -> None:
     start = time.time()
     results: dict[str, dict[str, np.ndarray]] = {}
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {(d, kind, seed): pool.submit(sklearn_search, kind, d, seed, args.budget, args.quick)
-                   for d in DATASETS for kind, seeds in (("grid", 1), ("random", args.seeds))
-                   for seed in range(seeds)}
+        futures = {
+            (d, kind, seed): pool.submit(sklearn_search, kind, d, seed, args.budget, args.quick)
+            for d in DATASETS
+            for kind, seeds in (("grid", 1), ("random", args.seeds))
+            for seed in range(seeds)
+        }
         for (dataset, kind, seed), future in futures.items():
             values = future.result()
             print(f"  {dataset} {kind:>10} seed {seed}: best {values.min():.4f}", flush=True)
             results.setdefault(dataset, {}).setdefault(kind, []).append(values)
     for dataset in DATASETS:
-        objective = Objective(f"rf_{dataset}", "model", QUICK_SPACE if args.quick else SPACE,
-                              functools.partial(cv_rmse, dataset=dataset, folds=folds), None, cv_rmse.__doc__)
+        objective = Objective(
+            f"rf_{dataset}",
+            "model",
+            QUICK_SPACE if args.quick else SPACE,
+            functools.partial(cv_rmse, dataset=dataset, folds=folds),
+            None,
+            cv_rmse.__doc__,
+        )
         records = compare(objective, ["pgsearcher"], args.seeds, args.budget, 1, args.jobs)
         results[dataset]["pgsearcher"] = [np.array(r.values) for r in records["pgsearcher"]]
     arrays = {d: {k: np.array(v) for k, v in curves.items()} for d, curves in results.items()}

@@ -94,7 +94,19 @@ def snap_int(value: float, domain: Integer) -> int:
 
 
 __all__ = [
-    "Categorical", "Domain", "Float", "Integer", "Path", "assert_resolved", "domain_items",
-    "fill", "get_path", "int_bounds", "is_log", "sample_config", "set_path", "snap_int",
+    "Categorical",
+    "Domain",
+    "Float",
+    "Integer",
+    "Path",
+    "assert_resolved",
+    "domain_items",
+    "fill",
+    "get_path",
+    "int_bounds",
+    "is_log",
+    "sample_config",
+    "set_path",
+    "snap_int",
     "to_python",
 ]

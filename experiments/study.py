@@ -33,9 +33,14 @@ class Scale:
     budget: int
 
 
-def parse_args(doc: str, full: Scale, quick: Scale, argv: list[str] | None,
-               add: Callable[[argparse.ArgumentParser], object] | None = None,
-               budget_unit: str = "trials per search") -> argparse.Namespace:
+def parse_args(
+    doc: str,
+    full: Scale,
+    quick: Scale,
+    argv: list[str] | None,
+    add: Callable[[argparse.ArgumentParser], object] | None = None,
+    budget_unit: str = "trials per search",
+) -> argparse.Namespace:
     """--seeds, --budget (in `budget_unit`), --quick (the test-sized run: `quick` unless
     --seeds/--budget say otherwise), --jobs, --out (the results folder) and whatever `add` adds."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -43,8 +48,9 @@ def parse_args(doc: str, full: Scale, quick: Scale, argv: list[str] | None,
         add(parser)
     parser.add_argument("--seeds", type=int, help=f"seeds per searcher (default {full.seeds})")
     parser.add_argument("--budget", type=int, help=f"{budget_unit} (default {full.budget})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a test-sized run ({quick.seeds} seeds, budget {quick.budget}, less data)")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"a test-sized run ({quick.seeds} seeds, budget {quick.budget}, less data)"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="searches run in parallel processes")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the .md and .png go")
     args = parser.parse_args(argv)
@@ -61,8 +67,14 @@ def header(module: str, title: str, argv: list[str] | None, packages: list[str])
     versions = ", ".join(f"{p} {metadata.version(p)}" for p in ["ray", "numpy", *packages])
     command = " ".join(["python -m", f"experiments.{module}", shlex.join(args)]).strip()
     date = datetime.datetime.now().isoformat(timespec="seconds")
-    return [f"# {title}", "", f"Command: `{command}`", "",
-            f"Date: {date}; Python {platform.python_version()}; {versions}.", ""]
+    return [
+        f"# {title}",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Date: {date}; Python {platform.python_version()}; {versions}.",
+        "",
+    ]
 
 
 def start_ray(module: str, num_cpus: int | None = None) -> None:
@@ -81,8 +93,11 @@ def start_ray(module: str, num_cpus: int | None = None) -> None:
 
 def table(head: list[str], rows: list[list[str]]) -> list[str]:
     """A markdown table."""
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
-        "| " + " | ".join(row) + " |" for row in rows] + [""]
+    return (
+        ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        + ["| " + " | ".join(row) + " |" for row in rows]
+        + [""]
+    )
 
 
 def describe_space(space: dict) -> str:
@@ -92,8 +107,11 @@ def describe_space(space: dict) -> str:
     def sampler(domain: Domain) -> str:
         return type(domain.get_sampler()).__name__.strip("_").lower()
 
-    return ", ".join(f"`{k}`: {type(v).__name__.lower()} {sampler(v)} {v.domain_str}"
-                     for k, v in space.items() if isinstance(v, Domain))
+    return ", ".join(
+        f"`{k}`: {type(v).__name__.lower()} {sampler(v)} {v.domain_str}"
+        for k, v in space.items()
+        if isinstance(v, Domain)
+    )
 
 
 def _search(name: str, objective: Objective, seed: int, budget: int, concurrency: int) -> RunRecord:
@@ -102,14 +120,14 @@ def _search(name: str, objective: Objective, seed: int, budget: int, concurrency
     return run_search(searcher, objective, budget, concurrency, order_seed=seed, name=name, seed=seed)
 
 
-def compare(objective: Objective, names: list[str], seeds: int, budget: int, concurrency: int,
-            jobs: int) -> dict[str, list[RunRecord]]:
+def compare(
+    objective: Objective, names: list[str], seeds: int, budget: int, concurrency: int, jobs: int
+) -> dict[str, list[RunRecord]]:
     """Every searcher of `names` on `objective` for seeds 0..seeds-1, `jobs` searches at a time."""
     tasks = [(name, seed) for name in names for seed in range(seeds)]
     # spawn, not fork: a fork after the parent ran OpenMP code (xgboost, torch) can deadlock
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {task: pool.submit(_search, task[0], objective, task[1], budget, concurrency)
-                   for task in tasks}
+        futures = {task: pool.submit(_search, task[0], objective, task[1], budget, concurrency) for task in tasks}
         records: dict[str, list[RunRecord]] = {name: [] for name in names}
         for (name, seed), future in futures.items():
             record = future.result()

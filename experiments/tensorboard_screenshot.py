@@ -38,8 +38,15 @@ def free_port() -> int:
 
 def start_tensorboard(logdir: str, port: int) -> subprocess.Popen:
     """``tensorboard --logdir`` on 127.0.0.1:port, from this interpreter's environment."""
-    command = [os.path.join(os.path.dirname(sys.executable), "tensorboard"), "--logdir", logdir,
-               "--port", str(port), "--host", "127.0.0.1"]
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "tensorboard"),
+        "--logdir",
+        logdir,
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+    ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -71,11 +78,27 @@ def screenshot(url: str, path: str, size: tuple[int, int] = (1400, 1800)) -> Non
     TensorBoard draws its charts with SVG, which headless Chromium renders reliably."""
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-webgl", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", f"--screenshot={os.path.abspath(path)}",
-             f"--window-size={size[0]},{size[1]}", "--virtual-time-budget=15000", url],
-            check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-webgl",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                f"--screenshot={os.path.abspath(path)}",
+                f"--window-size={size[0]},{size[1]}",
+                "--virtual-time-budget=15000",
+                url,
+            ],
+            check=True,
+            timeout=120,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
 
@@ -117,8 +140,14 @@ def run_demo(storage_path: str, num_samples: int = 40) -> str:
         tuner = tune.Tuner(
             train_mixed_bowls,
             param_space=OBJECTIVES["mixed_bowls"].space,
-            tune_config=tune.TuneConfig(search_alg=PGSearcher(seed=0), metric="loss", mode="min",
-                                        num_samples=num_samples, reuse_actors=True, max_concurrent_trials=2),
+            tune_config=tune.TuneConfig(
+                search_alg=PGSearcher(seed=0),
+                metric="loss",
+                mode="min",
+                num_samples=num_samples,
+                reuse_actors=True,
+                max_concurrent_trials=2,
+            ),
             run_config=tune.RunConfig(storage_path=storage_path, name="mixed_bowls", verbose=0),
         )
         tuner.fit()

@@ -131,22 +131,37 @@ def tune_strategy(strategy: str, seed: int, args: argparse.Namespace, storage: s
         trainable = train_cnn_pbt
         space.update(epochs=PBT_EPOCHS, checkpoint_every=args.interval)
         # no max_concurrent_trials: it would cap the population itself; the CPUs cap the trials at a time
-        tune_config = tune.TuneConfig(search_alg=BasicVariantGenerator(random_state=seed),
-                                      scheduler=plain_pbt(args.interval), num_samples=args.population, **budget)
+        tune_config = tune.TuneConfig(
+            search_alg=BasicVariantGenerator(random_state=seed),
+            scheduler=plain_pbt(args.interval),
+            num_samples=args.population,
+            **budget,
+        )
         checkpoints = pbt_checkpoints(args.population)
     else:
         trainable = train_cnn
         name, _, scheduler = strategy.partition(" + ")
         tune_config = tune.TuneConfig(
             search_alg=make_searcher(name, seed, NUM_SAMPLES, args.concurrency),
-            scheduler=asha(args.epochs) if scheduler else None, metric="loss", mode="min",
-            num_samples=NUM_SAMPLES, max_concurrent_trials=args.concurrency, **budget)
+            scheduler=asha(args.epochs) if scheduler else None,
+            metric="loss",
+            mode="min",
+            num_samples=NUM_SAMPLES,
+            max_concurrent_trials=args.concurrency,
+            **budget,
+        )
         checkpoints = tune.CheckpointConfig()  # train_cnn writes none
     tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1, "gpu": args.gpus}),
-        param_space=space, tune_config=tune_config,
-        run_config=tune.RunConfig(storage_path=storage, name=f"{strategy.replace(' ', '')}_{seed}", verbose=0,
-                                  callbacks=[recorder], checkpoint_config=checkpoints),
+        param_space=space,
+        tune_config=tune_config,
+        run_config=tune.RunConfig(
+            storage_path=storage,
+            name=f"{strategy.replace(' ', '')}_{seed}",
+            verbose=0,
+            callbacks=[recorder],
+            checkpoint_config=checkpoints,
+        ),
     ).fit()
     return recorder.run
 
@@ -158,8 +173,7 @@ def summarize(runs: dict[str, list[Run]], budget: float, target: float | None) -
     out = {}
     for strategy, seeds in runs.items():
         curves = np.array([on_grid(run, grid) for run in seeds])
-        out[strategy] = {"grid": grid, "mean": curves.mean(axis=0), "end": curves[:, -1],
-                         "half": curves[:, GRID // 2]}
+        out[strategy] = {"grid": grid, "mean": curves.mean(axis=0), "end": curves[:, -1], "half": curves[:, GRID // 2]}
     if target is None:
         ends = [s["mean"][-1] for s in out.values() if np.isfinite(s["mean"][-1])]
         target = max(ends) if ends else float("nan")
@@ -204,24 +218,39 @@ def plot(runs: dict[str, list[Run]], summary: dict, target: float, path: Path) -
     plt.close(fig)
 
 
-def markdown(runs: dict[str, list[Run]], summary: dict, target: float, walls: list[float],
-             args: argparse.Namespace, argv: list[str] | None) -> str:
+def markdown(
+    runs: dict[str, list[Run]],
+    summary: dict,
+    target: float,
+    walls: list[float],
+    args: argparse.Namespace,
+    argv: list[str] | None,
+) -> str:
     """The results file: setup, then per strategy the table row."""
-    lines = header("time_to_solution", "Time to solution on the tunable CNN: searchers, ASHA and PBT on the "
-                   "same compute budget", argv, ["torch", "optuna"])
+    lines = header(
+        "time_to_solution",
+        "Time to solution on the tunable CNN: searchers, ASHA and PBT on the same compute budget",
+        argv,
+        ["torch", "optuna"],
+    )
     device = f"{args.gpus:g} GPU and 1 CPU per trial" if args.gpus else "1 CPU (one torch thread) per trial"
-    lines += [f"Data: {args.dataset}. Budget: {args.budget} s of wall-clock time per run "
-              f"(`time_budget_s`), {args.concurrency} trials at a time, {device}; seeds 0..{args.seeds - 1} "
-              f"(the 7 strategies run one after another within each seed; {np.mean(walls):.0f} s per run with "
-              f"start and teardown). Searcher trials train up to {args.epochs} epochs (FIFO: all of them; ASHA: "
-              f"grace period 1, reduction factor 3); PBT: population {args.population}, perturbation interval "
-              f"{args.interval} epochs, trained until the budget ends.", "",
-              f"Metric: the mean validation loss of the best {BEST} trials, each trial counted with its best "
-              "validation loss reported so far; mean ± sd over seeds. Trials finished: trials that trained all "
-              f"their epochs or were stopped by ASHA within the budget. Target: {target:.4f} "
-              f"({'given' if args.target is not None else 'the worst strategy’s final mean value'}); "
-              "time to target on the seed-mean curve. —: undefined (fewer than 6 trials had reported in some "
-              "seed, no trial finished, or the target was not reached).", ""]
+    lines += [
+        f"Data: {args.dataset}. Budget: {args.budget} s of wall-clock time per run "
+        f"(`time_budget_s`), {args.concurrency} trials at a time, {device}; seeds 0..{args.seeds - 1} "
+        f"(the 7 strategies run one after another within each seed; {np.mean(walls):.0f} s per run with "
+        f"start and teardown). Searcher trials train up to {args.epochs} epochs (FIFO: all of them; ASHA: "
+        f"grace period 1, reduction factor 3); PBT: population {args.population}, perturbation interval "
+        f"{args.interval} epochs, trained until the budget ends.",
+        "",
+        f"Metric: the mean validation loss of the best {BEST} trials, each trial counted with its best "
+        "validation loss reported so far; mean ± sd over seeds. Trials finished: trials that trained all "
+        f"their epochs or were stopped by ASHA within the budget. Target: {target:.4f} "
+        f"({'given' if args.target is not None else 'the worst strategy’s final mean value'}); "
+        "time to target on the seed-mean curve. —: undefined (fewer than 6 trials had reported in some "
+        "seed, no trial finished, or the target was not reached).",
+        "",
+    ]
+
     def defined(values: list[float] | np.ndarray, fmt: str) -> str:
         return mean_sd(values, fmt) if np.isfinite(values).all() else "—"
 
@@ -229,17 +258,37 @@ def markdown(runs: dict[str, list[Run]], summary: dict, target: float, walls: li
     for strategy, seeds in runs.items():
         s = summary[strategy]
         per_trial = [r.epochs_per_finished_trial() for r in seeds]
-        rows.append([strategy, defined(s["end"], ".4f"), defined(s["half"], ".4f"),
-                     mean_sd([len(r.finished) for r in seeds], ".1f"), mean_sd([r.trials for r in seeds], ".1f"),
-                     mean_sd([r.epochs for r in seeds], ".0f"), defined(per_trial, ".2f"),
-                     defined([s["to_target"]], ".1f")])
-    lines += table(["strategy", f"best-{BEST} val loss at the end", f"at {args.budget / 2:g} s", "trials finished",
-                    "trials run", "epochs trained", "epochs per finished trial", "s to target"], rows)
+        rows.append(
+            [
+                strategy,
+                defined(s["end"], ".4f"),
+                defined(s["half"], ".4f"),
+                mean_sd([len(r.finished) for r in seeds], ".1f"),
+                mean_sd([r.trials for r in seeds], ".1f"),
+                mean_sd([r.epochs for r in seeds], ".0f"),
+                defined(per_trial, ".2f"),
+                defined([s["to_target"]], ".1f"),
+            ]
+        )
+    lines += table(
+        [
+            "strategy",
+            f"best-{BEST} val loss at the end",
+            f"at {args.budget / 2:g} s",
+            "trials finished",
+            "trials run",
+            "epochs trained",
+            "epochs per finished trial",
+            "s to target",
+        ],
+        rows,
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, list[Run]]:
     """Run every strategy for every seed; write the table and figure; return the runs."""
+
     def add(parser: argparse.ArgumentParser) -> None:
         add_cnn_args(parser)
         parser.add_argument("--concurrency", type=int, default=2, help="trials at a time (default 2)")
@@ -255,8 +304,10 @@ def main(argv: list[str] | None = None) -> dict[str, list[Run]]:
         raise ValueError(f"--population must be at least {BEST}: the curve averages the best {BEST} trials")
     start_ray(__name__, num_cpus=args.concurrency)
     if ray.cluster_resources().get("CPU", 0) > args.concurrency:
-        raise ValueError(f"Ray has more CPUs than --concurrency {args.concurrency}: PBT would run more trials at "
-                         "a time than the other strategies")
+        raise ValueError(
+            f"Ray has more CPUs than --concurrency {args.concurrency}: PBT would run more trials at "
+            "a time than the other strategies"
+        )
     runs: dict[str, list[Run]] = {strategy: [] for strategy in STRATEGIES}
     walls = []
     with tempfile.TemporaryDirectory() as storage:
@@ -266,8 +317,11 @@ def main(argv: list[str] | None = None) -> dict[str, list[Run]]:
                 run = tune_strategy(strategy, seed, args, storage)
                 walls.append(time.time() - start)
                 runs[strategy].append(run)
-                print(f"  {strategy:>18} seed {seed}: {len(run.finished)} trials finished of {run.trials}, "
-                      f"{run.epochs} epochs, {walls[-1]:.0f} s", flush=True)
+                print(
+                    f"  {strategy:>18} seed {seed}: {len(run.finished)} trials finished of {run.trials}, "
+                    f"{run.epochs} epochs, {walls[-1]:.0f} s",
+                    flush=True,
+                )
     summary, target = summarize(runs, args.budget, args.target)
     plot(runs, summary, target, args.out / "time_to_solution.png")
     (args.out / "time_to_solution.md").write_text(markdown(runs, summary, target, walls, args, argv))

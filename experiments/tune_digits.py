@@ -104,8 +104,10 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
     start = time.time()
     results = tuner.fit()
     best = results.get_best_result(metric="accuracy", mode="max")
-    print(f"\n{len(results)} trials ({results.num_errors} errors) in {time.time() - start:.0f} s; "
-          f"experiment directory: {path}")
+    print(
+        f"\n{len(results)} trials ({results.num_errors} errors) in {time.time() - start:.0f} s; "
+        f"experiment directory: {path}"
+    )
     print(f"best validation accuracy: {best.metrics['accuracy']:.4f}")
     print("best config:", {k: v for k, v in best.config.items()})
     return results

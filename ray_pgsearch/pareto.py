@@ -7,9 +7,14 @@ spreads over the whole front instead of one trade-off.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from ._util import is_finite_number
+
+__all__ = ["hypervolume_2d", "pareto_front", "pareto_mask"]
 
 
 def _as_min(values: np.ndarray, modes: Sequence[str]) -> np.ndarray:
@@ -50,11 +55,14 @@ def pareto_front(results: Any, metric: Sequence[str], mode: Sequence[str]) -> li
     else:
         rows = [(r.config, r.metrics) for r in results]
     points = [
-        (config, [last.get(m) for m in metric]) for config, last in rows
-        if last and all(isinstance(last.get(m), (int, float)) and np.isfinite(last.get(m)) for m in metric)
+        (config, [last.get(m) for m in metric])
+        for config, last in rows
+        if last and all(is_finite_number(last.get(m)) for m in metric)
     ]
     if not points:
         return []
     mask = pareto_mask(np.array([v for _, v in points]), mode)
-    front = [{"config": c, **dict(zip(metric, v))} for (c, v), keep in zip(points, mask) if keep]
+    front = [
+        {"config": c, **dict(zip(metric, v, strict=True))} for (c, v), keep in zip(points, mask, strict=True) if keep
+    ]
     return sorted(front, key=lambda row: row[metric[0]])

@@ -45,55 +45,143 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import threading
 import uuid
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from ray import tune
 from ray.tune.search.sample import Domain
 
-from .optimizer import PGOptimizer, as_reward
-from .space import CategoricalParam, NumericParam, SearchSpace, path_str
+from ._optimizer import PGOptimizer, as_reward
+from ._space import CategoricalParam, NumericParam, SearchSpace
+from ._util import copy_config, floor_logits, get_path, path_str, set_path, softmax
+
+__all__ = [
+    "ALGORITHM_TOKENS",
+    "DEFAULT_FACTORS",
+    "MODEL_TOKENS",
+    "PolicyExplorer",
+    "fingerprint",
+    "initial_population",
+    "is_model_key",
+    "pbt_mutations",
+    "population_search_alg",
+]
 
 # Leaf-name tokens of architecture ("model") hyperparameters: PBT must not mutate these.
 MODEL_TOKENS = (
-    "layer", "layers", "nlayers", "width", "widths", "depth", "units", "unit", "filters", "filter",
-    "channels", "channel", "hidden", "blocks", "block", "heads", "head", "kernel", "stride", "pool",
-    "pooling", "neurons", "embed", "embedding", "dim", "dims", "arch", "architecture", "activation",
-    "features", "resnet", "cells", "experts",
+    "layer",
+    "layers",
+    "nlayers",
+    "width",
+    "widths",
+    "depth",
+    "units",
+    "unit",
+    "filters",
+    "filter",
+    "channels",
+    "channel",
+    "hidden",
+    "blocks",
+    "block",
+    "heads",
+    "head",
+    "kernel",
+    "stride",
+    "pool",
+    "pooling",
+    "neurons",
+    "embed",
+    "embedding",
+    "dim",
+    "dims",
+    "arch",
+    "architecture",
+    "activation",
+    "features",
+    "resnet",
+    "cells",
+    "experts",
+)
+
+# Leaf-name tokens of training ("algorithm") hyperparameters; they win over MODEL_TOKENS in one name,
+# so "head_lr", "embedding_dropout" and "kernel_l2" are algorithm hyperparameters.
+ALGORITHM_TOKENS = (
+    "lr",
+    "rate",
+    "learning",
+    "momentum",
+    "beta",
+    "beta1",
+    "beta2",
+    "eps",
+    "epsilon",
+    "decay",
+    "wd",
+    "l1",
+    "l2",
+    "dropout",
+    "batch",
+    "clip",
+    "warmup",
+    "temperature",
+    "tau",
+    "gamma",
+    "alpha",
+    "lambda",
+    "reg",
+    "penalty",
+    "schedule",
+    "noise",
+    "smoothing",
 )
 
 DEFAULT_FACTORS = (0.5, 0.8, 1.25, 2.0)
+
+_MAX_ADVANTAGE = 3.0  # |A| is clipped here: one lucky segment moves the logits a bounded amount
+_MIN_SCALE = 1e-12  # floor of the advantage's scale (all rewards equal so far)
+_PENDING_CAPACITY = 256  # explored configs waiting for their trial's first result
+_SCORES_CAPACITY = 1024  # running configs whose latest reward is remembered
+_SEGMENTS_CAPACITY = 1024  # open segments (trials whose explored config is being measured)
 
 
 def _as_space(space: Mapping[str, Any] | SearchSpace) -> SearchSpace:
     return space if isinstance(space, SearchSpace) else SearchSpace(space)
 
 
-def is_model_key(key: str, model_keys: Iterable[str] = ()) -> bool:
-    """True when ``key`` ("a/b" path) names an architecture hyperparameter: listed in
-    ``model_keys``, or its last component has a token (split at ``_``, ``-``, ``.``, digits and
-    camelCase) in ``MODEL_TOKENS``, e.g. ``num_layers``, ``hidden_size``, ``model/width``."""
+def is_model_key(key: str, model_keys: Iterable[str] = (), algorithm_keys: Iterable[str] = ()) -> bool:
+    """True when ``key`` ("a/b" path) names an architecture hyperparameter. The user's lists decide
+    first (``algorithm_keys``, then ``model_keys``); otherwise the last path component is split into
+    tokens (at ``_``, ``-``, ``.`` and camelCase): a token in ``ALGORITHM_TOKENS`` makes it an
+    algorithm hyperparameter (``head_lr``, ``embedding_dropout``), else a token in ``MODEL_TOKENS``
+    (trailing digits ignored) makes it a model one (``num_layers``, ``hidden_size``, ``model/width``)."""
+    if key in set(algorithm_keys):
+        return False
     if key in set(model_keys):
         return True
     leaf = key.split("/")[-1]
     leaf = re.sub(r"([a-z])([A-Z])", r"\1_\2", leaf).lower()
-    tokens = [t for t in re.split(r"[_\-.\s\d]+", leaf) if t]
-    return any(t in MODEL_TOKENS for t in tokens)
+    tokens = [t for t in re.split(r"[_\-.\s]+", leaf) if t]
+    if any(t in ALGORITHM_TOKENS for t in tokens):
+        return False
+    return any(t.rstrip("0123456789") in MODEL_TOKENS for t in tokens)
 
 
-def _param(space: SearchSpace, key: str, model_keys: Iterable[str]) -> NumericParam | CategoricalParam:
+def _param(
+    space: SearchSpace, key: str, model_keys: Iterable[str], algorithm_keys: Iterable[str]
+) -> NumericParam | CategoricalParam:
     """The parameter at ``key`` (checked to be searched and an algorithm hyperparameter)."""
-    if is_model_key(key, model_keys):
+    if is_model_key(key, model_keys, algorithm_keys):
         raise ValueError(
             f"'{key}' looks like an architecture (model) hyperparameter: PBT changes hyperparameters of "
             "running trials and copies weights between them, so it may only mutate training (algorithm) "
             "hyperparameters such as the learning rate, momentum or batch size. As the NERSC HPO study "
             f"advises, tune '{key}' first (e.g. PGSearcher + ASHA), fix it, and then run PBT on the "
-            "algorithm hyperparameters only"
+            "algorithm hyperparameters only. If it is a training hyperparameter, list it in algorithm_keys"
         )
     by_name = {path_str(p.path): p for p in space.params}
     if key not in by_name:
@@ -108,17 +196,25 @@ def _domain(param: NumericParam) -> Domain:
         return d
     if param.integer:
         step = param.q or 1
+        step = int(step)
         lo, hi = int(param.lower) * step, int(param.upper) * step
         if param.kind == "log":
             return tune.lograndint(lo, hi) if step == 1 else tune.qlograndint(lo, hi - step, step)
         return tune.randint(lo, hi) if step == 1 else tune.qrandint(lo, hi - step, step)
     if param.kind == "log":
-        return tune.qloguniform(param.lower, param.upper, param.q) if param.q else tune.loguniform(param.lower, param.upper)
+        return (
+            tune.qloguniform(param.lower, param.upper, param.q)
+            if param.q
+            else tune.loguniform(param.lower, param.upper)
+        )
     return tune.quniform(param.lower, param.upper, param.q) if param.q else tune.uniform(param.lower, param.upper)
 
 
 def pbt_mutations(
-    space: Mapping[str, Any] | SearchSpace, keys: Sequence[str], model_keys: Iterable[str] = ()
+    space: Mapping[str, Any] | SearchSpace,
+    keys: Sequence[str],
+    model_keys: Iterable[str] = (),
+    algorithm_keys: Iterable[str] = (),
 ) -> dict:
     """``hyperparam_mutations`` for ``PopulationBasedTraining`` over the algorithm hyperparameters
     ``keys`` of a Tune search space (nested keys as "a/b" paths; the result is nested the same way).
@@ -129,7 +225,8 @@ def pbt_mutations(
 
     Raises:
         ValueError: for a key that names an architecture hyperparameter (see :func:`is_model_key`;
-            ``model_keys`` lists more), naming the key and the NERSC advice; for a key that is not
+            ``model_keys`` lists more, ``algorithm_keys`` overrides it), naming the key and the NERSC
+            advice; for a key that is not
             searched in the space.
     """
     space = _as_space(space)
@@ -137,7 +234,7 @@ def pbt_mutations(
         raise ValueError("pbt_mutations needs at least one algorithm hyperparameter key")
     mutations: dict = {}
     for key in keys:
-        param = _param(space, key, model_keys)
+        param = _param(space, key, model_keys, algorithm_keys)
         node = mutations
         for part in param.path[:-1]:
             node = node.setdefault(part, {})
@@ -151,7 +248,7 @@ def pbt_mutations(
 def _optimizer_of(source: Any) -> PGOptimizer:
     """A PGOptimizer from a PGOptimizer, a PGSearcher (its ``optimizer``), a searcher checkpoint
     file (``searcher-state-*.pkl`` of a Tune experiment) or a search space (a fresh one)."""
-    from .searcher import PGSearcher
+    from ._searcher import PGSearcher
 
     if isinstance(source, PGOptimizer):
         return source
@@ -199,11 +296,11 @@ def initial_population(
         params = {path_str(p.path): p for p in opt.space.params}
         out = []
         for config in configs:
-            merged = _deep_copy(base)
+            merged = copy_config(base)
             for key in keys:
                 if key not in params:
                     raise ValueError(f"'{key}' is not a searched key of the source's space")
-                _assign(merged, params[key].path, _lookup(config, params[key].path))
+                set_path(merged, params[key].path, get_path(config, params[key].path))
             out.append(merged)
         configs = out
     return configs
@@ -214,29 +311,7 @@ def population_search_alg(configs: Sequence[Mapping[str, Any]]) -> Any:
     ``BasicVariantGenerator`` with them as ``points_to_evaluate`` (use ``num_samples=len(configs)``)."""
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    return BasicVariantGenerator(points_to_evaluate=[_deep_copy(c) for c in configs])
-
-
-def _deep_copy(config: Any) -> Any:
-    if isinstance(config, Mapping):
-        return {k: _deep_copy(v) for k, v in config.items()}
-    if isinstance(config, list):
-        return [_deep_copy(v) for v in config]
-    return config
-
-
-def _lookup(config: Mapping[str, Any], path: tuple) -> Any:
-    node: Any = config
-    for part in path:
-        node = node[part]
-    return node
-
-
-def _assign(config: dict, path: tuple, value: Any) -> None:
-    node = config
-    for part in path[:-1]:
-        node = node.setdefault(part, {})
-    node[path[-1]] = value
+    return BasicVariantGenerator(points_to_evaluate=[copy_config(c) for c in configs])
 
 
 def fingerprint(config: Mapping[str, Any]) -> str:
@@ -317,10 +392,11 @@ class PolicyExplorer(tune.Callback):
         max_prob_ratio: float = 20.0,
         ema: float = 0.2,
         model_keys: Iterable[str] = (),
+        algorithm_keys: Iterable[str] = (),
         seed: int | None = None,
     ):
         space = _as_space(space)
-        self.params = [_param(space, key, model_keys) for key in keys]
+        self.params = [_param(space, key, model_keys, algorithm_keys) for key in keys]
         self.keys = list(keys)
         if not factors or any(not (f > 0) for f in factors):
             raise ValueError("factors must be positive numbers")
@@ -330,7 +406,7 @@ class PolicyExplorer(tune.Callback):
         self.metric, self.mode = metric, mode
         self.resample_probability = float(resample_probability)
         self.lr, self.horizon, self.ema = float(lr), horizon, float(ema)
-        self.min_logit_gap = -math.log(max_prob_ratio)
+        self.max_prob_ratio = float(max_prob_ratio)
         self.uid = uuid.uuid4().hex
         n_actions = [2 if isinstance(p, CategoricalParam) else len(self.factors) for p in self.params]
         _REGISTRY[self.uid] = _State(len(self.params), n_actions, seed)
@@ -354,11 +430,9 @@ class PolicyExplorer(tune.Callback):
     def probabilities(self, key: str) -> dict[Any, float]:
         """The current action probabilities of ``key``: factor -> p (numeric) or shift -> p (choice)."""
         i = self.keys.index(key)
-        logits = self.state.logits[i]
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
+        p = softmax(self.state.logits[i])
         actions = (-1, 1) if isinstance(self.params[i], CategoricalParam) else self.factors
-        return {a: float(q) for a, q in zip(actions, p)}
+        return {a: float(q) for a, q in zip(actions, p, strict=True)}
 
     def scheduler(self, **pbt_kwargs: Any) -> Any:
         """A ``PopulationBasedTraining`` that mutates through this explorer only (no built-in
@@ -377,27 +451,26 @@ class PolicyExplorer(tune.Callback):
         st = self.state
         with st.lock:
             parent = st.scores.get(fingerprint(config))
-            new = _deep_copy(config)
+            new = copy_config(config)
             actions: list[int | None] = []
             for i, param in enumerate(self.params):
-                old = _lookup(config, param.path)
+                old = get_path(config, param.path)
                 if st.rng.random() < self.resample_probability:
                     actions.append(None)
-                    z = st.rng.random() if isinstance(param, NumericParam) else st.rng.integers(param.size)
-                    _assign(new, param.path, param.decode(z))
+                    z = float(st.rng.random() if isinstance(param, NumericParam) else st.rng.integers(param.size))
+                    set_path(new, param.path, param.decode(z))
                     continue
-                logits = st.logits[i]
-                p = np.exp(logits - logits.max())
-                a = int(st.rng.choice(p.size, p=p / p.sum()))
+                p = softmax(st.logits[i])
+                a = int(st.rng.choice(p.size, p=p))
                 actions.append(a)
                 if isinstance(param, CategoricalParam):
                     j = int(param.encode(old)) if param.contains(old) else 0
                     value = param.categories[min(max(j + (-1, 1)[a], 0), param.size - 1)]
                 else:
                     value = param.decode(param.encode(old * self.factors[a]))
-                _assign(new, param.path, value)
+                set_path(new, param.path, value)
             st.pending[fingerprint(new)] = {"actions": actions, "parent": parent}
-            _trim(st.pending, 256)
+            _trim(st.pending, _PENDING_CAPACITY)
             st.n_explores += 1
         return new
 
@@ -422,7 +495,7 @@ class PolicyExplorer(tune.Callback):
             previous = st.scores.pop(fp, None)
             rate = (reward - previous[0]) / (t - previous[1]) if previous and t > previous[1] else None
             st.scores[fp] = (reward, t, rate)
-            _trim(st.scores, 1024)
+            _trim(st.scores, _SCORES_CAPACITY)
             seg = st.segments.get(trial.trial_id)
             if seg is not None and seg["fp"] != fp:  # exploited again before the horizon
                 self._close(trial.trial_id)
@@ -433,7 +506,7 @@ class PolicyExplorer(tune.Callback):
                     return
                 seg = {"fp": fp, "actions": explored["actions"], "parent": explored["parent"], "n": 0}
                 st.segments[trial.trial_id] = seg
-                _trim(st.segments, 1024)
+                _trim(st.segments, _SEGMENTS_CAPACITY)
             seg["last"], seg["t"], seg["n"] = reward, t, seg["n"] + 1
             if seg["n"] >= (self.horizon or 1):
                 self._close(trial.trial_id)
@@ -462,16 +535,13 @@ class PolicyExplorer(tune.Callback):
         st = self.state
         if st.n_rewards == 0:
             st.baseline, st.scale = reward, abs(reward) or 1.0
-        advantage = float(np.clip((reward - st.baseline) / max(st.scale, 1e-12), -3.0, 3.0))
-        for logits, a in zip(st.logits, actions):
+        advantage = float(np.clip((reward - st.baseline) / max(st.scale, _MIN_SCALE), -_MAX_ADVANTAGE, _MAX_ADVANTAGE))
+        for i, a in enumerate(actions):
             if a is None:
                 continue
-            p = np.exp(logits - logits.max())
-            p /= p.sum()
-            grad = -p
-            grad[a] += 1.0
-            logits += self.lr * advantage * grad
-            np.maximum(logits - logits.max(), self.min_logit_gap, out=logits)
+            grad = -softmax(st.logits[i])
+            grad[a] += 1.0  # d log p_a / d theta = onehot(a) - p
+            st.logits[i] = floor_logits(st.logits[i] + self.lr * advantage * grad, self.max_prob_ratio)
         st.scale = (1 - self.ema) * st.scale + self.ema * abs(reward - st.baseline)
         st.baseline = (1 - self.ema) * st.baseline + self.ema * reward
         st.n_rewards += 1
@@ -480,8 +550,15 @@ class PolicyExplorer(tune.Callback):
     # -- experiment checkpoints (Tuner.restore) --------------------------------------------------
     def get_state(self) -> dict | None:
         st = self.state
-        return {"uid": self.uid, "logits": [logits.copy() for logits in st.logits], "baseline": st.baseline,
-                "scale": st.scale, "n_rewards": st.n_rewards, "n_explores": st.n_explores, "rng": st.rng}
+        return {
+            "uid": self.uid,
+            "logits": [logits.copy() for logits in st.logits],
+            "baseline": st.baseline,
+            "scale": st.scale,
+            "n_rewards": st.n_rewards,
+            "n_explores": st.n_explores,
+            "rng": st.rng,
+        }
 
     def set_state(self, state: dict) -> None:
         st = self.state

@@ -12,8 +12,11 @@ and writes three PNGs to ``DIR`` (default ``<experiment>/report``):
 * ``policy_over_time.png``: per numeric parameter the policy mean and its one-sigma interval in the
   parameter's units, per choice the category probabilities, against the trials told at each
   update; the trials' own values are drawn as points.
-* ``final_policy.png``: the final policy: per numeric parameter the density of its (reflected)
-  Gaussian on z drawn over the parameter's values, per choice a bar chart of the probabilities.
+* ``final_policy.png``: the final policy: for each parameter the share of the policy's draws that
+  land on each value (integers, grids and choices: one bar per value) or in each of 40 equal-width
+  bins of the axis (floats; log-spaced bins for log domains).
+
+Install the figures' dependencies with ``pip install "ray_pgsearch[report]"``.
 """
 
 from __future__ import annotations
@@ -23,13 +26,33 @@ import glob
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from .optimizer import as_reward
-from .searcher import PGSearcher
-from .space import NumericParam, path_str
+from ._optimizer import as_reward
+from ._searcher import PGSearcher
+from ._space import NumericParam
+from ._util import get_path, path_str
+from .tensorboard import TRIALS_TAG, category_tag, numeric_tag
+
+__all__ = [
+    "TrialResult",
+    "load_policy_scalars",
+    "load_searcher",
+    "load_trials",
+    "main",
+    "plot_best_so_far",
+    "plot_final_policy",
+    "plot_policy_over_time",
+    "policy_value_shares",
+    "write_report",
+]
+
+_FLOAT_BINS = 40  # bins of a float parameter's axis in the final-policy figure
+_MAX_BARS = 40  # more distinct values than this are drawn as bins too
+_Z_GRID = 4000  # latent points that integrate the policy's density over each value
 
 
 @dataclass(frozen=True)
@@ -43,12 +66,12 @@ class TrialResult:
 
 
 def load_searcher(experiment_dir: str) -> PGSearcher:
-    """The PGSearcher of the experiment's newest checkpoint."""
+    """The PGSearcher of the experiment's newest checkpoint; a ValueError when there is none."""
     searcher = PGSearcher()
     try:
         searcher.restore_from_dir(experiment_dir)
     except RuntimeError as e:  # Tune's "no searcher checkpoint found" error
-        raise SystemExit(f"{experiment_dir} is not a PGSearcher experiment: {e}") from None
+        raise ValueError(f"{experiment_dir} is not a PGSearcher experiment: {e}") from None
     return searcher
 
 
@@ -86,10 +109,21 @@ def reflected_density(z: np.ndarray, mean: float, std: float) -> np.ndarray:
     return np.sum(np.exp(-0.5 * ((preimages - mean) / std) ** 2), axis=0) / (std * math.sqrt(2.0 * math.pi))
 
 
-def _lookup(config: dict, path: tuple) -> object:
-    for key in path:
-        config = config[key]
-    return config
+def policy_value_shares(param: NumericParam, mean: float, std: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(values, shares, discrete): the probability that the policy's Gaussian draws each value of a
+    parameter with at most ``_MAX_BARS`` distinct values (integers, grids), else each of
+    ``_FLOAT_BINS`` bins of its axis (then ``values`` holds the bin edges). Shares sum to 1."""
+    z = (np.arange(_Z_GRID) + 0.5) / _Z_GRID
+    mass = reflected_density(z, mean, std) / _Z_GRID
+    mass /= mass.sum()
+    decoded = np.array([param.decode(v) for v in z], dtype=float)
+    values, index = np.unique(decoded, return_inverse=True)
+    if values.size <= _MAX_BARS:
+        return values, np.bincount(index, weights=mass, minlength=values.size), True
+    edges_z = np.linspace(0.0, 1.0, _FLOAT_BINS + 1)
+    edges = np.array([param.decode(v) for v in edges_z], dtype=float)
+    shares = np.histogram(z, bins=edges_z, weights=mass)[0]
+    return edges, shares, False
 
 
 def _grid(n: int) -> tuple:
@@ -103,6 +137,15 @@ def _grid(n: int) -> tuple:
     return fig, axes.flat
 
 
+def _category_labels(ax, categories: tuple) -> None:
+    """Category names under bars, shortened and slanted so that neighbours do not collide."""
+    labels = [str(c) if len(str(c)) <= 14 else str(c)[:13] + "…" for c in categories]
+    ax.set_xticks(range(len(categories)))
+    ax.set_xticklabels(
+        labels, rotation=30 if len(categories) > 3 else 0, ha="right" if len(categories) > 3 else "center", fontsize=8
+    )
+
+
 def plot_best_so_far(trials: list[TrialResult], metric: str, mode: str, path: str) -> None:
     import matplotlib.pyplot as plt
 
@@ -110,8 +153,10 @@ def plot_best_so_far(trials: list[TrialResult], metric: str, mode: str, path: st
     best = np.minimum.accumulate(values) if mode == "min" else np.maximum.accumulate(values)
     seconds = np.array([t.end for t in trials]) - min(t.start for t in trials)
     fig, (by_trial, by_time) = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, x, label in ((by_trial, np.arange(1, len(trials) + 1), "finished trials"),
-                         (by_time, seconds, "wall-clock seconds since the first trial started")):
+    for ax, x, label in (
+        (by_trial, np.arange(1, len(trials) + 1), "finished trials"),
+        (by_time, seconds, "seconds since the first trial started"),
+    ):
         ax.scatter(x, values, s=12, color="0.6", label="trial")
         ax.step(x, best, where="post", color="C0", label=f"best so far ({mode})")
         ax.set_xlabel(label)
@@ -128,24 +173,26 @@ def plot_policy_over_time(searcher: PGSearcher, scalars: dict, trials: list[Tria
     import matplotlib.pyplot as plt
 
     space = searcher.optimizer.space
-    steps, x = scalars["search/trials"]  # x: trials told at each update
+    steps, x = scalars[TRIALS_TAG]  # x: trials told at each update
     order = np.arange(1, len(trials) + 1)
     fig, axes = _grid(space.dim)
-    for ax, param in zip(axes, space.params):
+    for ax, param in zip(axes, space.params, strict=False):
         name = path_str(param.path)
         if isinstance(param, NumericParam):
-            mean, lower, upper = (scalars[f"policy/{name}/{k}"][1] for k in ("mean", "lower", "upper"))
-            ax.fill_between(x, lower, upper, color="C0", alpha=0.25, label="mean ± 1 sd (decoded)")
-            ax.plot(x, mean, color="C0", label="policy mean")
-            ax.scatter(order, [_lookup(t.config, param.path) for t in trials], s=10, color="0.4", label="trials")
+            mean, lower, upper = (scalars[numeric_tag(name, k)][1] for k in ("mean", "lower", "upper"))
+            ax.fill_between(x, lower, upper, color="C0", alpha=0.25, label="middle 68 % of the policy's draws")
+            ax.plot(x, mean, color="C0", label="policy centre")
+            ax.scatter(order, [get_path(t.config, param.path) for t in trials], s=10, color="0.4", label="trials")
+            ax.set_ylabel(name)
             if param.kind == "log":
                 ax.set_yscale("log")
         else:
             for category in param.categories:
-                ax.plot(x, scalars[f"policy/{name}/p_{category}"][1], label=f"p({category})")
+                ax.plot(x, scalars[category_tag(name, category)][1], label=f"p({category})")
             ax.set_ylim(0, 1)
+            ax.set_ylabel("probability")
         ax.set_title(name)
-        ax.set_xlabel("trials told")
+        ax.set_xlabel("finished trials")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(f"policy over {len(steps)} updates")
@@ -158,22 +205,30 @@ def plot_final_policy(searcher: PGSearcher, path: str) -> None:
     import matplotlib.pyplot as plt
 
     opt = searcher.optimizer
-    z = np.linspace(0.0, 1.0, 401)
     fig, axes = _grid(opt.space.dim)
-    numeric_axes = zip(axes, opt.space.numeric, opt.policy.gaussian.mean, opt.policy.gaussian.std)
-    for ax, param, mean, std in numeric_axes:
-        ax.plot([param.decode(v) for v in z], reflected_density(z, mean, std), color="C0")
-        ax.axvline(param.decode(mean), color="C0", linestyle="--", label=f"decode(mean) = {param.decode(mean):.4g}")
-        ax.set_ylabel("density per unit of latent z")
-        if param.kind == "log":
-            ax.set_xscale("log")
-        ax.legend(fontsize=7)
-    for ax, param, actor in zip(axes[opt.space.n_numeric:], opt.space.categorical, opt.policy.categorical):
-        ax.bar([str(c) for c in param.categories], actor.probs, color="C1")
+    gaussian = opt.policy.gaussian
+    for ax, param, mean, std in zip(axes, opt.space.numeric, gaussian.mean, gaussian.std, strict=False):
+        values, shares, discrete = policy_value_shares(param, float(mean), float(std))
+        if discrete and param.kind != "log":
+            ax.bar(values, shares, width=0.8 * (np.min(np.diff(values)) if values.size > 1 else 1.0), color="C0")
+        elif discrete:
+            ax.bar(np.arange(values.size), shares, color="C0")
+            _category_labels(ax, tuple(f"{v:g}" for v in values))
+        else:
+            ax.stairs(shares, values, fill=True, color="C0", alpha=0.7)
+            if param.kind == "log":
+                ax.set_xscale("log")
+        ax.set_xlabel(path_str(param.path))
+        ax.set_ylabel("share of draws" + ("" if discrete else " per bin"))
+    for ax, choice, actor in zip(
+        axes[opt.space.n_numeric :], opt.space.categorical, opt.policy.categorical, strict=False
+    ):
+        ax.bar(np.arange(choice.size), actor.probs, color="C1")
+        _category_labels(ax, choice.categories)
         ax.set_ylim(0, 1)
         ax.set_ylabel("probability")
-    for ax, param in zip(axes, opt.space.params):
-        ax.set_title(path_str(param.path))
+    for ax, any_param in zip(axes, opt.space.params, strict=False):
+        ax.set_title(path_str(any_param.path))
         ax.grid(alpha=0.3)
     fig.suptitle(f"final policy after {opt.policy.n_updates} updates")
     fig.tight_layout()
@@ -182,16 +237,14 @@ def plot_final_policy(searcher: PGSearcher, path: str) -> None:
 
 
 def write_report(experiment_dir: str, out_dir: str | None = None) -> list[str]:
-    """Writes the three PNGs; returns their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """Writes the three PNGs; returns their paths. A ValueError when the directory holds no
+    PGSearcher experiment or no trial with a finite metric value."""
     out_dir = out_dir or os.path.join(experiment_dir, "report")
-    os.makedirs(out_dir, exist_ok=True)
     searcher = load_searcher(experiment_dir)
     trials = load_trials(experiment_dir, searcher.metric)
     if not trials:
-        raise SystemExit(f"no trial in {experiment_dir} reported a finite '{searcher.metric}'")
+        raise ValueError(f"no trial in {experiment_dir} reported a finite '{searcher.metric}'")
+    os.makedirs(out_dir, exist_ok=True)
     paths = [os.path.join(out_dir, name) for name in ("best_so_far.png", "policy_over_time.png", "final_policy.png")]
     plot_best_so_far(trials, searcher.metric, searcher.mode, paths[0])
     plot_policy_over_time(searcher, load_policy_scalars(os.path.join(experiment_dir, "pgsearch")), trials, paths[1])
@@ -204,7 +257,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("experiment_dir", help="<storage_path>/<name> of a Tune run with PGSearcher")
     parser.add_argument("--out", help="where to write the PNGs (default: <experiment_dir>/report)")
     args = parser.parse_args(argv)
-    for path in write_report(args.experiment_dir, args.out):
+    try:
+        import matplotlib
+    except ModuleNotFoundError:
+        sys.exit('the report needs matplotlib and tensorboard: pip install "ray_pgsearch[report]"')
+    matplotlib.use("Agg")  # files only; the command line decides the backend, the library does not
+    try:
+        paths = write_report(args.experiment_dir, args.out)
+    except ValueError as e:
+        sys.exit(str(e))
+    for path in paths:
         print(path)
 
 

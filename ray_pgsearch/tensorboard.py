@@ -1,14 +1,15 @@
-"""TensorBoard logging of the policy: what PGOptimizer writes after each update.
+"""TensorBoard logging of the policy: a ``PolicyWriter`` is an update hook of ``PGOptimizer``.
 
-One event step per policy update (step = ``policy.n_updates``). The tags, for a numeric parameter
-``<p>`` (a Gaussian N(mu, sigma^2) on its latent z in [0, 1]):
+``PGSearcher`` attaches one (to ``log_dir``, or ``<experiment>/pgsearch`` inside Tune); with the
+ask/tell core, ``opt.add_update_hook(PolicyWriter(log_dir))`` does the same. One event step per
+policy update (step = ``policy.n_updates``). The tags (built by the functions below, the one place
+that names them), for a numeric parameter ``<p>`` (a Gaussian N(mu, sigma^2) on its latent z):
 
 * ``policy/<p>/mean``: ``decode(mu)``, the mean mapped to the parameter's own units (for a log
   domain this is the geometric centre of the Gaussian's mass, for an integer its bin);
 * ``policy/<p>/lower`` and ``policy/<p>/upper``: ``decode(mu - sigma)`` and ``decode(mu + sigma)``,
   the one-sigma interval in the parameter's units (z clamped to [0, 1] by ``decode``);
-* ``policy/<p>/std``: ``(upper - lower) / 2``, the half-width of that interval, which equals
-  ``sigma * (upper bound - lower bound)`` for a uniform float domain away from the edges;
+* ``policy/<p>/std``: ``(upper - lower) / 2``, the half-width of that interval;
 * ``latent/<p>/mean`` and ``latent/<p>/std``: mu and sigma themselves;
 * ``policy/<p>/entropy``: the Gaussian's entropy on z, log sigma + log(2 pi e) / 2 (nats).
 
@@ -24,15 +25,43 @@ Histograms ``window/<p>`` hold the window's values of each numeric parameter in 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tensorboardX import SummaryWriter
 
-from .space import path_str
+from ._util import path_str
 
 if TYPE_CHECKING:
-    from .optimizer import PGOptimizer
+    from ._optimizer import PGOptimizer
+
+__all__ = [
+    "BASELINE_TAG",
+    "BEST_TAG",
+    "TRIALS_TAG",
+    "UPDATES_TAG",
+    "PolicyWriter",
+    "category_tag",
+    "numeric_tag",
+    "policy_scalars",
+]
+
+BASELINE_TAG = "reward/baseline"
+UPDATES_TAG = "policy/updates"
+TRIALS_TAG = "search/trials"
+BEST_TAG = "search/best"
+
+
+def numeric_tag(name: str, field: str) -> str:
+    """The tag of a numeric parameter's ``field``: mean, lower, upper, std or entropy (decoded
+    units), or latent_mean / latent_std (latent units)."""
+    if field.startswith("latent_"):
+        return f"latent/{name}/{field[len('latent_') :]}"
+    return f"policy/{name}/{field}"
+
+
+def category_tag(name: str, category: Any) -> str:
+    """The tag of one category's probability."""
+    return f"policy/{name}/p_{category}"
 
 
 def policy_scalars(opt: PGOptimizer, utilities: np.ndarray) -> dict[str, float]:
@@ -44,39 +73,44 @@ def policy_scalars(opt: PGOptimizer, utilities: np.ndarray) -> dict[str, float]:
     for j, param in enumerate(opt.space.numeric):
         name = path_str(param.path)
         lower, upper = float(param.decode(mean[j] - std[j])), float(param.decode(mean[j] + std[j]))
-        scalars[f"policy/{name}/mean"] = float(param.decode(mean[j]))
-        scalars[f"policy/{name}/lower"] = lower
-        scalars[f"policy/{name}/upper"] = upper
-        scalars[f"policy/{name}/std"] = (upper - lower) / 2.0
-        scalars[f"latent/{name}/mean"] = float(mean[j])
-        scalars[f"latent/{name}/std"] = float(std[j])
-        scalars[f"policy/{name}/entropy"] = float(entropy[j])
-    for param, actor in zip(opt.space.categorical, policy.categorical):
-        name = path_str(param.path)
-        for category, p in zip(param.categories, actor.probs):
-            scalars[f"policy/{name}/p_{category}"] = float(p)
-        scalars[f"policy/{name}/entropy"] = actor.entropy()
-    scalars["reward/baseline"] = float(np.mean(rewards))
+        scalars[numeric_tag(name, "mean")] = float(param.decode(mean[j]))
+        scalars[numeric_tag(name, "lower")] = lower
+        scalars[numeric_tag(name, "upper")] = upper
+        scalars[numeric_tag(name, "std")] = (upper - lower) / 2.0
+        scalars[numeric_tag(name, "latent_mean")] = float(mean[j])
+        scalars[numeric_tag(name, "latent_std")] = float(std[j])
+        scalars[numeric_tag(name, "entropy")] = float(entropy[j])
+    for choice, actor in zip(opt.space.categorical, policy.categorical, strict=True):
+        name = path_str(choice.path)
+        for category, p in zip(choice.categories, actor.probs, strict=True):
+            scalars[category_tag(name, category)] = float(p)
+        scalars[numeric_tag(name, "entropy")] = actor.entropy()
+    scalars[BASELINE_TAG] = float(np.mean(rewards))
     scalars["advantage/mean"] = float(np.mean(utilities))
     scalars["advantage/std"] = float(np.std(utilities))
     scalars["advantage/min"] = float(np.min(utilities))
     scalars["advantage/max"] = float(np.max(utilities))
-    scalars["policy/updates"] = float(policy.n_updates)
-    scalars["search/trials"] = float(opt.n_told)
+    scalars[UPDATES_TAG] = float(policy.n_updates)
+    scalars[TRIALS_TAG] = float(opt.n_told)
     if opt.best_value is not None:  # None only with several objectives
-        scalars["search/best"] = float(opt.best_value)
+        scalars[BEST_TAG] = float(opt.best_value)
     return scalars
 
 
 class PolicyWriter:
-    """Writes ``policy_scalars`` and the window histograms to ``log_dir`` at every update, flushed
-    at once so TensorBoard (and Tune's sync of the experiment directory) sees each step."""
+    """An update hook that writes ``policy_scalars`` and the window histograms to ``log_dir`` at
+    every update, flushed at once so TensorBoard (and Tune's sync of the experiment directory) sees
+    each step. The event file is opened at the first update."""
 
     def __init__(self, log_dir: str):
         self.log_dir = log_dir
-        self._writer = SummaryWriter(log_dir)
+        self._writer: Any = None
 
-    def write(self, opt: PGOptimizer, utilities: np.ndarray) -> None:
+    def __call__(self, opt: PGOptimizer, utilities: np.ndarray) -> None:
+        if self._writer is None:
+            from tensorboardX import SummaryWriter
+
+            self._writer = SummaryWriter(self.log_dir)
         step = opt.policy.n_updates
         for tag, value in policy_scalars(opt, utilities).items():
             self._writer.add_scalar(tag, value, step)
@@ -85,3 +119,8 @@ class PolicyWriter:
             values = np.array([param.decode(z) for z in rows[:, j]], dtype=float)
             self._writer.add_histogram(f"window/{path_str(param.path)}", values, step)
         self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

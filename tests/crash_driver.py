@@ -23,8 +23,14 @@ def tuner(storage_path: str) -> tune.Tuner:
     return tune.Tuner(
         train,
         param_space=SPACE,
-        tune_config=tune.TuneConfig(search_alg=PGSearcher(seed=0), metric="loss", mode="min",
-                                    num_samples=NUM_SAMPLES, max_concurrent_trials=2, reuse_actors=True),
+        tune_config=tune.TuneConfig(
+            search_alg=PGSearcher(seed=0),
+            metric="loss",
+            mode="min",
+            num_samples=NUM_SAMPLES,
+            max_concurrent_trials=2,
+            reuse_actors=True,
+        ),
         run_config=tune.RunConfig(storage_path=storage_path, name="exp", verbose=0),
     )
 

@@ -42,8 +42,13 @@ def trainable(config: dict) -> None:
             with open(os.path.join(d, "step.json"), "w") as f:
                 json.dump({"step": step}, f)
             tune.report(
-                {"score": -((config["x"] - 0.3) ** 2) * step / STEPS, "step": step, "start_step": start,
-                 "node_tag": tag, "node_id": node_id},
+                {
+                    "score": -((config["x"] - 0.3) ** 2) * step / STEPS,
+                    "step": step,
+                    "start_step": start,
+                    "node_tag": tag,
+                    "node_id": node_id,
+                },
                 checkpoint=tune.Checkpoint.from_directory(d),
             )
 
@@ -59,7 +64,9 @@ def main() -> None:
             search_alg=searcher, metric="score", mode="max", num_samples=num_samples, max_concurrent_trials=2
         ),
         run_config=tune.RunConfig(
-            storage_path=storage, name=name, verbose=0,
+            storage_path=storage,
+            name=name,
+            verbose=0,
             failure_config=tune.FailureConfig(max_failures=3),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
         ),
@@ -70,11 +77,18 @@ def main() -> None:
         saved = pickle.load(f)["state"]
     opt = saved["_opt"]
     summary = {
-        "trials": {r.metrics["trial_id"]: {"status": "ERROR" if r.error else "TERMINATED", "step": r.metrics.get("step")}
-                   for r in results},
+        "trials": {
+            r.metrics["trial_id"]: {"status": "ERROR" if r.error else "TERMINATED", "step": r.metrics.get("step")}
+            for r in results
+        },
         "num_errors": results.num_errors,
-        "searcher": {"n_asked": opt.n_asked, "n_told": opt.n_told, "n_failed": opt.n_failed,
-                     "pending": len(opt.pending), "live": len(saved["_live"])},
+        "searcher": {
+            "n_asked": opt.n_asked,
+            "n_told": opt.n_told,
+            "n_failed": opt.n_failed,
+            "pending": len(opt.pending),
+            "live": len(saved["_live"]),
+        },
     }
     from ray.tune import ExperimentAnalysis
 

@@ -35,8 +35,7 @@ class _Spy(RandomSearcher):
         self.max_live = max(self.max_live, len(self.live))
         return super().suggest(trial_id)
 
-    def on_trial_complete(self, trial_id: str, result: dict | None = None,
-                          error: bool = False) -> None:
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         self.live.remove(trial_id)
         self.completed.append(trial_id)
 
@@ -72,8 +71,7 @@ def test_driver_waits_when_the_searcher_says_not_now() -> None:
             self.pending, self.count = 1, self.count + 1
             return super().suggest(trial_id)
 
-        def on_trial_complete(self, trial_id: str, result: dict | None = None,
-                              error: bool = False) -> None:
+        def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
             self.pending = 0
 
     record = run_search(OneAtATime(), OBJECTIVES["branin"], budget=8, concurrency=4, order_seed=0)
@@ -81,8 +79,14 @@ def test_driver_waits_when_the_searcher_says_not_now() -> None:
 
 
 def test_naive_pg_learns_the_best_category() -> None:
-    objective = Objective("pick", "mixed", {"c": tune.choice(["a", "b", "c", "d"])},
-                          lambda config: 0.0 if config["c"] == "c" else 1.0, 0.0, "one choice")
+    objective = Objective(
+        "pick",
+        "mixed",
+        {"c": tune.choice(["a", "b", "c", "d"])},
+        lambda config: 0.0 if config["c"] == "c" else 1.0,
+        0.0,
+        "one choice",
+    )
     searcher = NaivePGSearcher(seed=0)
     run_search(searcher, objective, budget=60, concurrency=2, order_seed=0)
     probs = searcher._actors[("c",)].probs()
@@ -90,9 +94,23 @@ def test_naive_pg_learns_the_best_category() -> None:
 
 
 def test_tiny_benchmark_writes_report(tmp_path) -> None:
-    benchmark.main(["--seeds", "1", "--settings", "8x2", "--searchers", "random,naive_pg",
-                    "--objectives", "branin,mixed_categorical", "--jobs", "1", "--no-overhead",
-                    "--out", str(tmp_path)])
+    benchmark.main(
+        [
+            "--seeds",
+            "1",
+            "--settings",
+            "8x2",
+            "--searchers",
+            "random,naive_pg",
+            "--objectives",
+            "branin,mixed_categorical",
+            "--jobs",
+            "1",
+            "--no-overhead",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     text = (tmp_path / "benchmark.md").read_text()
     assert "| searcher | mean score |" in text and "| naive_pg |" in text
     assert (tmp_path / "benchmark.png").stat().st_size > 0

@@ -3,14 +3,15 @@
 import numpy as np
 from ray import tune
 
-from ray_pgsearch import PGOptimizer
-from ray_pgsearch.space import SearchSpace
+from ray_pgsearch import PGOptimizer, SearchSpace
 
 SPACE = {
-    "optimizer": tune.choice([
-        {"name": "sgd", "momentum": tune.uniform(0.5, 0.99), "nesterov": tune.choice([False, True])},
-        {"name": "adam", "beta1": tune.uniform(0.8, 0.999)},
-    ]),
+    "optimizer": tune.choice(
+        [
+            {"name": "sgd", "momentum": tune.uniform(0.5, 0.99), "nesterov": tune.choice([False, True])},
+            {"name": "adam", "beta1": tune.uniform(0.8, 0.999)},
+        ]
+    ),
     "augment": tune.choice([False, {"factor": tune.uniform(0.0, 1.0)}]),  # a switch with its factor
     "lr": tune.loguniform(1e-4, 1e-1),
 }
@@ -46,9 +47,11 @@ def test_learns_the_best_branch_and_the_best_values_inside_it():
         config = opt.ask()
         opt.tell(config, loss(config))
     names = opt.space.names()
-    probs = {p.path: a.probs for p, a in zip(opt.space.categorical, opt.policy.categorical)}
+    probs = {p.path: a.probs for p, a in zip(opt.space.categorical, opt.policy.categorical, strict=False)}
     assert probs[("optimizer",)][1] > 0.8 and probs[("augment",)][1] > 0.8
-    beta1 = opt.space.numeric[names.index("optimizer/1/beta1")].decode(opt.policy.gaussian.mean[names.index("optimizer/1/beta1")])
+    beta1 = opt.space.numeric[names.index("optimizer/1/beta1")].decode(
+        opt.policy.gaussian.mean[names.index("optimizer/1/beta1")]
+    )
     assert abs(beta1 - 0.95) < 0.03
     best = opt.best_config
     assert best["optimizer"]["name"] == "adam" and abs(best["optimizer"]["beta1"] - 0.95) < 0.02
@@ -59,7 +62,11 @@ def test_only_active_actors_learn():
     opt = PGOptimizer(SPACE, seed=0, n_startup=0)
     beta = opt.space.names().index("optimizer/1/beta1")
     for i in range(30):  # only sgd trials
-        config = {"optimizer": {"name": "sgd", "momentum": 0.5 + i / 70, "nesterov": True}, "augment": False, "lr": 1e-3}
+        config = {
+            "optimizer": {"name": "sgd", "momentum": 0.5 + i / 70, "nesterov": True},
+            "augment": False,
+            "lr": 1e-3,
+        }
         opt.tell(config, loss(config))
     assert opt.policy.gaussian.mean[beta] == 0.5  # adam's beta1 never saw a sample
     assert opt.policy.gaussian.mean[opt.space.names().index("optimizer/0/momentum")] != 0.5

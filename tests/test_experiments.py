@@ -12,9 +12,24 @@ from ray import tune
 
 from experiments import cnn, pg_mixed, rf_regression, time_to_solution, xgboost_ames
 
-CNN_CONFIG = {"blocks": 2, "filters": 16, "head": "dense", "pooling": "max", "augment_shift": True,
-              "shift": 0.1, "augment_rotate": True, "rotate": 15.0, "augment_noise": True, "noise": 0.05,
-              "dropout": 0.1, "batch_size": 32, "lr": 3e-3, "epochs": 2, "dataset": "digits", "seed": 0}
+CNN_CONFIG = {
+    "blocks": 2,
+    "filters": 16,
+    "head": "dense",
+    "pooling": "max",
+    "augment_shift": True,
+    "shift": 0.1,
+    "augment_rotate": True,
+    "rotate": 15.0,
+    "augment_noise": True,
+    "noise": 0.05,
+    "dropout": 0.1,
+    "batch_size": 32,
+    "lr": 3e-3,
+    "epochs": 2,
+    "dataset": "digits",
+    "seed": 0,
+}
 
 
 def test_pg_mixed_trace_has_one_row_per_update(tmp_path: Path) -> None:
@@ -49,8 +64,11 @@ def test_rf_regression_same_fits(tmp_path: Path) -> None:
     text = (tmp_path / "rf_regression.md").read_text()
     for dataset in rf_regression.DATASETS:
         section = text.split(f"## {dataset}")[1].split("##")[0]
-        fits = {line.split(" | ")[0].strip("| "): int(line.split(" | ")[1]) for line in section.splitlines()
-                if line.startswith("| ") and not line.startswith("| method")}
+        fits = {
+            line.split(" | ")[0].strip("| "): int(line.split(" | ")[1])
+            for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| method")
+        }
         assert set(fits) == {"grid", "random", "pgsearcher"} and len(set(fits.values())) == 1
     x, y = rf_regression.load("boston")
     assert x.shape == (506, 13) and y.shape == (506,)
@@ -59,8 +77,9 @@ def test_rf_regression_same_fits(tmp_path: Path) -> None:
 
 def test_cnn_reports_every_epoch_and_learns(ray_local: None, tmp_path: Path) -> None:
     config = {**CNN_CONFIG, "blocks": 2, "head": "dense", "epochs": 2}
-    tuner = tune.Tuner(cnn.train_cnn, param_space=config,
-                       run_config=tune.RunConfig(storage_path=str(tmp_path), name="cnn", verbose=0))
+    tuner = tune.Tuner(
+        cnn.train_cnn, param_space=config, run_config=tune.RunConfig(storage_path=str(tmp_path), name="cnn", verbose=0)
+    )
     result = tuner.fit()[0]
     history = result.metrics_dataframe
     assert list(history["training_iteration"]) == [1, 2]
@@ -106,8 +125,15 @@ def test_time_to_solution_quick(ray_local: None, tmp_path: Path) -> None:
 
 
 def test_best_k_curve_is_the_mean_of_the_k_best_trials_so_far() -> None:
-    events = [(0.5, "a", 0.9), (1.0, "b", 0.8), (1.5, "a", 0.3), (2.0, "c", np.nan), (2.5, "c", 0.7),
-              (3.0, "b", 0.95), (3.5, "d", 0.1)]
+    events = [
+        (0.5, "a", 0.9),
+        (1.0, "b", 0.8),
+        (1.5, "a", 0.3),
+        (2.0, "c", np.nan),
+        (2.5, "c", 0.7),
+        (3.0, "b", 0.95),
+        (3.5, "d", 0.1),
+    ]
     times, curve = time_to_solution.best_k_curve(events, k=2)
     assert list(times) == [e[0] for e in events]
     assert np.isnan(curve[0])  # one trial so far

@@ -58,8 +58,12 @@ def test_pgsearcher_with_a_metric_list_in_tune_and_the_front_helper(ray_local, t
     tuner = tune.Tuner(
         train_zdt1,
         param_space=SPACE,
-        tune_config=tune.TuneConfig(search_alg=PGSearcher(metric=["f1", "gain"], mode=MODES, seed=0),
-                                    num_samples=16, max_concurrent_trials=2, reuse_actors=True),
+        tune_config=tune.TuneConfig(
+            search_alg=PGSearcher(metric=["f1", "gain"], mode=MODES, seed=0),
+            num_samples=16,
+            max_concurrent_trials=2,
+            reuse_actors=True,
+        ),
         run_config=tune.RunConfig(storage_path=str(tmp_path), name="mo", verbose=0),
     )
     results = tuner.fit()

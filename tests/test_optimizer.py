@@ -7,7 +7,7 @@ import pytest
 from ray import tune
 
 from ray_pgsearch import PGOptimizer
-from ray_pgsearch.policy import rank_utilities
+from ray_pgsearch._policy import rank_utilities
 
 SPACE = {"act": tune.choice(["a", "b", "c", "d", "e"]), "lr": tune.loguniform(1e-5, 1e-1)}
 OFFSET = {"a": 1.0, "b": 0.6, "c": 0.0, "d": 0.8, "e": 1.2}
@@ -63,7 +63,7 @@ def test_a_category_that_started_badly_is_tried_again():
 def test_an_untried_category_outscores_the_one_every_result_used():
     """Good and bad results all used category 0 at z = 0.5; at that z, category 1 (never tried)
     scores above category 0, and the gap grows with the bad group's size."""
-    from ray_pgsearch.model import ParzenModel
+    from ray_pgsearch._model import ParzenModel
 
     model = ParzenModel(1, [3], bandwidth=0.1, cat_prior=1.0)
     rng = np.random.default_rng(0)
@@ -146,7 +146,7 @@ def test_pending_trials_push_candidates_away_in_proportion_to_their_weight():
     """A candidate on top of a running trial scores lower than one the running trial is far from,
     and the push grows with pending_weight; parallel asks never duplicate a running config, and
     stray further from the best results the heavier the weight."""
-    from ray_pgsearch.model import ParzenModel
+    from ray_pgsearch._model import ParzenModel
 
     model = ParzenModel(1, [], bandwidth=0.1, cat_prior=1.0)
     good, bad = np.array([[0.5], [0.52]]), np.array([[0.1], [0.9], [0.2]])

@@ -92,8 +92,15 @@ def test_explorer_pickles_into_one_shared_state_and_restores_its_policy():
         assert np.allclose(restored_b.state.logits[0], live.logits[0])
     finally:
         pbt._REGISTRY[explorer.uid] = live
-    new = explorer({**{k: v for k, v in SPACE.items() if k != "model"}, "lr": 0.5, "batch_size": 128,
-                    "momentum": 0.9, "opt": {"weight_decay": 1e-4}})
+    new = explorer(
+        {
+            **{k: v for k, v in SPACE.items() if k != "model"},
+            "lr": 0.5,
+            "batch_size": 128,
+            "momentum": 0.9,
+            "opt": {"weight_decay": 1e-4},
+        }
+    )
     assert 1e-4 <= new["lr"] <= 1.0 and new["batch_size"] in (64, 128)
     saved = explorer.get_state()
     fresh = PolicyExplorer(SPACE, ["lr", "batch_size"], metric="score", mode="max", seed=0)
@@ -126,9 +133,13 @@ def test_policy_explorer_learns_the_helpful_factor_in_a_real_pbt_run(ray_local, 
         train_lr,
         param_space=space,
         tune_config=tune.TuneConfig(
-            search_alg=population_search_alg(configs), num_samples=4, reuse_actors=True,
-            scheduler=explorer.scheduler(time_attr="training_iteration", perturbation_interval=2,
-                                         quantile_fraction=0.5)),
+            search_alg=population_search_alg(configs),
+            num_samples=4,
+            reuse_actors=True,
+            scheduler=explorer.scheduler(
+                time_attr="training_iteration", perturbation_interval=2, quantile_fraction=0.5
+            ),
+        ),
         # every checkpoint kept: PBT may restore one a trial wrote many steps ago (with num_to_keep=4 a
         # trial failed in CI on "checkpoint does not exist on storage anymore")
         run_config=tune.RunConfig(storage_path=str(tmp_path), name="pbt", verbose=0, callbacks=[explorer]),

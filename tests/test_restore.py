@@ -8,10 +8,10 @@ import subprocess
 import sys
 import time
 
+import crash_driver
 import numpy as np
 from ray import tune
 
-import crash_driver
 from ray_pgsearch import PGSearcher
 
 
@@ -33,8 +33,13 @@ def _policy(searcher):
 def test_sigkilled_driver_resumes_with_exactly_num_samples_and_the_saved_policy(ray_local, tmp_path, monkeypatch):
     exp_dir = tmp_path / "exp"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, crash_driver.__file__, str(tmp_path)], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, crash_driver.__file__, str(tmp_path)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 120
         while _finished_trials(exp_dir) < 8:

@@ -9,7 +9,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from ray_pgsearch import PGSearcher
-from ray_pgsearch.rungs import RungCalibrator
+from ray_pgsearch._rungs import RungCalibrator
 
 SPACE = {"x": tune.uniform(-2.0, 2.0), "lr": tune.loguniform(1e-4, 1.0), "act": tune.choice(["relu", "tanh", "gelu"])}
 MAX_T = 9
@@ -18,7 +18,11 @@ TARGET = 0.33
 
 def final_loss(config):
     """What a config converges to: minimum 0 at x = 0.5, lr = 1e-2, act = relu."""
-    return (config["x"] - 0.5) ** 2 + (math.log10(config["lr"]) + 2.0) ** 2 / 4 + {"relu": 0.0, "tanh": 0.4, "gelu": 0.8}[config["act"]]
+    return (
+        (config["x"] - 0.5) ** 2
+        + (math.log10(config["lr"]) + 2.0) ** 2 / 4
+        + {"relu": 0.0, "tanh": 0.4, "gelu": 0.8}[config["act"]]
+    )
 
 
 def train_curve(config):
@@ -45,9 +49,15 @@ def _iterations_to_target(searcher, seed, tmp_path):
     tuner = tune.Tuner(
         train_curve,
         param_space=SPACE,
-        tune_config=tune.TuneConfig(search_alg=searcher, metric="loss", mode="min", num_samples=60,
-                                    scheduler=ASHAScheduler(max_t=MAX_T, grace_period=1, reduction_factor=3),
-                                    max_concurrent_trials=1, reuse_actors=True),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            metric="loss",
+            mode="min",
+            num_samples=60,
+            scheduler=ASHAScheduler(max_t=MAX_T, grace_period=1, reduction_factor=3),
+            max_concurrent_trials=1,
+            reuse_actors=True,
+        ),
         run_config=tune.RunConfig(storage_path=str(tmp_path), name=f"asha{seed}", verbose=0),
     )
     results = tuner.fit()

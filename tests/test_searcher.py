@@ -49,9 +49,9 @@ def test_constructor_space_wins_and_tune_fills_metric_mode():
 def test_missing_space_or_metric_is_a_clear_error():
     with pytest.raises(RuntimeError, match="no search space"):
         PGSearcher(metric="loss", mode="min").suggest("t0")
-    with pytest.raises(RuntimeError, match="no metric/mode"):
+    with pytest.raises(RuntimeError, match="no mode"):
         PGSearcher(SPACE).suggest("t0")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="no_such_setting"):
         PGSearcher(SPACE, no_such_setting=1)
 
 
@@ -102,8 +102,19 @@ def test_points_to_evaluate_first_and_evaluated_rewards_are_learned():
     assert warm.suggest("t0") != points[0]  # learned from, not run
     with pytest.raises(ValueError, match="one value per point"):
         PGSearcher(SPACE, points_to_evaluate=points, evaluated_rewards=[1.0])
-    with pytest.raises(ValueError, match="nested/act"):
-        PGSearcher(SPACE, metric="loss", mode="min", points_to_evaluate=[{"x": 0.1}]).suggest("t0")
+
+
+def test_partial_points_take_the_missing_keys_from_the_policy_and_bad_values_fail_at_construction():
+    searcher = PGSearcher(SPACE, metric="loss", mode="min", points_to_evaluate=[{"x": 0.1}], seed=0)
+    config = searcher.suggest("t0")
+    assert config["x"] == 0.1 and config["nested"]["act"] in ("relu", "tanh", "gelu") and config["nested"]["k"] == 3
+    with pytest.raises(ValueError, match="nested/act"):  # when the searcher is built, not at the first trial
+        PGSearcher(SPACE, metric="loss", mode="min", points_to_evaluate=[{"x": 0.1, "nested": {"act": "selu"}}])
+    with pytest.raises(ValueError, match="nested/act.*missing"):  # a known result needs the whole config
+        PGSearcher(SPACE, metric="loss", mode="min", points_to_evaluate=[{"x": 0.1}], evaluated_rewards=[1.0])
+    lazy = PGSearcher(metric="loss", mode="min", points_to_evaluate=[{"x": 5.0}])
+    with pytest.raises(ValueError, match="'x'.*outside"):  # with Tune's space: when Tune hands it over
+        lazy.set_search_properties(None, None, SPACE)
 
 
 def test_restored_searcher_suggests_exactly_what_the_original_would(tmp_path):

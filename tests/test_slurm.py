@@ -23,13 +23,17 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SBATCH = os.path.join(ROOT, "slurm", "pgsearch.sbatch")
-HOW_TO = ("no Slurm cluster with 2 idle nodes (sinfo): bring the emulated one up with `bash .ci/slurm-up.sh` "
-          "(root, Debian 12), then run `python -m pytest -q tests/test_slurm.py` (see slurm/README.md)")
+HOW_TO = (
+    "no Slurm cluster with 2 idle nodes (sinfo): bring the emulated one up with `bash .ci/slurm-up.sh` "
+    "(root, Debian 12), then run `python -m pytest -q tests/test_slurm.py` (see slurm/README.md)"
+)
 
 
 def _idle_slurm_nodes() -> int:
     try:
-        out = subprocess.run(["sinfo", "-h", "-N", "-t", "idle", "-o", "%N"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["sinfo", "-h", "-N", "-t", "idle", "-o", "%N"], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return 0
     return len(set(out.stdout.split())) if out.returncode == 0 else 0
@@ -57,8 +61,9 @@ def _show_logs(job_dir: str) -> str:
 def _sbatch(job_dir: str, name: str, *args: str, wait: bool = True) -> subprocess.CompletedProcess:
     cmd = ["sbatch", "--parsable", f"--job-name={name}", f"--output={job_dir}/slurm-%j.out"]
     cmd += ["--wait"] if wait else []
-    return subprocess.run(cmd + [SBATCH, *args], cwd=ROOT, env=_job_env(job_dir), capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        cmd + [SBATCH, *args], cwd=ROOT, env=_job_env(job_dir), capture_output=True, text=True, timeout=300
+    )
 
 
 def _last_results(experiment_dir: str) -> dict[str, dict]:
@@ -143,6 +148,7 @@ def test_shell_scripts_are_shellcheck_clean():
 
 # ---- a Ray node SIGKILLed mid-run, no Slurm -----------------------------------------------------------
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -197,36 +203,81 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 def test_a_killed_ray_node_loses_no_trial(tmp_path):
     port, client_port, dashboard_port = _free_port(), _free_port(), _free_port()
     tmp_root = f"/tmp/rft-{os.getpid()}"  # short: Ray's socket paths must stay under 107 bytes
-    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32),
-               RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0", RAY_USAGE_STATS_ENABLED="0")
+    env = dict(
+        os.environ,
+        RAY_AUTH_MODE="token",
+        RAY_AUTH_TOKEN=secrets.token_hex(32),
+        RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0",
+        RAY_USAGE_STATS_ENABLED="0",
+    )
     env.pop("RAY_ADDRESS", None)
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-    ray_cmd = [os.path.join(os.path.dirname(sys.executable), "ray"), "start", "--block", "--num-cpus", "1",
-               "--disable-usage-stats"]
+    ray_cmd = [
+        os.path.join(os.path.dirname(sys.executable), "ray"),
+        "start",
+        "--block",
+        "--num-cpus",
+        "1",
+        "--disable-usage-stats",
+    ]
     logs = open(tmp_path / "ray-start.log", "w")
     procs: list[subprocess.Popen] = []
     try:
-        procs.append(subprocess.Popen(
-            ray_cmd + ["--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard=false",
-                       "--ray-client-server-port", str(client_port), "--dashboard-port", str(dashboard_port), "--temp-dir", f"{tmp_root}-h"],
-            env=dict(env, FAULT_TEST_NODE="head"), stdout=logs, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                ray_cmd
+                + [
+                    "--head",
+                    "--node-ip-address",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--include-dashboard=false",
+                    "--ray-client-server-port",
+                    str(client_port),
+                    "--dashboard-port",
+                    str(dashboard_port),
+                    "--temp-dir",
+                    f"{tmp_root}-h",
+                ],
+                env=dict(env, FAULT_TEST_NODE="head"),
+                stdout=logs,
+                stderr=subprocess.STDOUT,
+            )
+        )
         address = f"127.0.0.1:{port}"
         deadline = time.time() + 90
-        while subprocess.run([ray_cmd[0], "health-check", "--address", address], env=env,
-                             capture_output=True).returncode != 0:
+        while (
+            subprocess.run([ray_cmd[0], "health-check", "--address", address], env=env, capture_output=True).returncode
+            != 0
+        ):
             assert procs[0].poll() is None and time.time() < deadline, open(tmp_path / "ray-start.log").read()
             time.sleep(0.5)
-        procs.append(subprocess.Popen(
-            ray_cmd + ["--address", address, "--temp-dir", f"{tmp_root}-w"],
-            env=dict(env, FAULT_TEST_NODE="worker"), stdout=logs, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                ray_cmd + ["--address", address, "--temp-dir", f"{tmp_root}-w"],
+                env=dict(env, FAULT_TEST_NODE="worker"),
+                stdout=logs,
+                stderr=subprocess.STDOUT,
+            )
+        )
 
         num_samples, storage, name = 6, str(tmp_path / "results"), "fault"
         summary_path = str(tmp_path / "summary.json")
         driver = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tests", "ray_fault_driver.py"), storage, name, str(num_samples),
-             summary_path],
-            cwd=ROOT, env=dict(env, RAY_ADDRESS=address), stdout=open(tmp_path / "driver.log", "w"),
-            stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                os.path.join(ROOT, "tests", "ray_fault_driver.py"),
+                storage,
+                name,
+                str(num_samples),
+                summary_path,
+            ],
+            cwd=ROOT,
+            env=dict(env, RAY_ADDRESS=address),
+            stdout=open(tmp_path / "driver.log", "w"),
+            stderr=subprocess.STDOUT,
+        )
         experiment = os.path.join(storage, name)
 
         # Once a trial on the worker node has checkpointed a few steps, SIGKILL that node's raylet.
@@ -258,5 +309,10 @@ def test_a_killed_ray_node_loses_no_trial(tmp_path):
     results = {r["trial_id"]: r for r in _last_results(experiment).values()}
     assert results[victim]["node_tag"] == "head" and results[victim]["start_step"] >= 3, results[victim]
     # The searcher saw each trial exactly once: nothing lost, nothing counted twice.
-    assert summary["searcher"] == {"n_asked": num_samples, "n_told": num_samples, "n_failed": 0, "pending": 0,
-                                   "live": 0}
+    assert summary["searcher"] == {
+        "n_asked": num_samples,
+        "n_told": num_samples,
+        "n_failed": 0,
+        "pending": 0,
+        "live": 0,
+    }

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ray import tune
 
-from ray_pgsearch.space import SearchSpace
+from ray_pgsearch import SearchSpace
 
 N = 1000
 
@@ -17,8 +17,11 @@ DOMAINS = {
     "uniform": (tune.uniform(-2.0, 3.0), float, lambda v: -2.0 <= v <= 3.0),
     "quniform": (tune.quniform(0.0, 1.0, 0.25), float, lambda v: v in (0.0, 0.25, 0.5, 0.75, 1.0)),
     "loguniform": (tune.loguniform(1e-5, 1e-1), float, lambda v: 1e-5 <= v <= 1e-1),
-    "qloguniform": (tune.qloguniform(1e-3, 1.0, 1e-3), float,
-                    lambda v: 1e-3 - 1e-12 <= v <= 1.0 and abs(v / 1e-3 - round(v / 1e-3)) < 1e-6),
+    "qloguniform": (
+        tune.qloguniform(1e-3, 1.0, 1e-3),
+        float,
+        lambda v: 1e-3 - 1e-12 <= v <= 1.0 and abs(v / 1e-3 - round(v / 1e-3)) < 1e-6,
+    ),
     "randint": (tune.randint(3, 8), int, lambda v: 3 <= v < 8),
     "qrandint": (tune.qrandint(0, 20, 5), int, lambda v: v in (0, 5, 10, 15, 20)),
     "qrandint_q1": (tune.qrandint(0, 4, 1), int, lambda v: 0 <= v < 4),
@@ -122,7 +125,7 @@ _spaces = st.recursive(
 def test_decode_is_in_domain_and_encode_decode_round_trips(spec, seed):
     space = SearchSpace(spec)
     row = np.random.default_rng(seed).random(space.dim)
-    row[space.n_numeric:] = np.floor(row[space.n_numeric:] * space.category_sizes)
+    row[space.n_numeric :] = np.floor(row[space.n_numeric :] * space.category_sizes)
     config = space.decode(row)
     again = space.decode(space.encode(config))
     for param in space.params:

@@ -11,8 +11,9 @@ from test_tune import SPACE, known_loss, train_known
 
 from experiments import tensorboard_screenshot as tb
 from ray_pgsearch import PGOptimizer, PGSearcher
-from ray_pgsearch.policy import rank_utilities
+from ray_pgsearch._policy import rank_utilities
 from ray_pgsearch.report import write_report
+from ray_pgsearch.tensorboard import PolicyWriter
 
 
 def _accumulator(path: str) -> EventAccumulator:
@@ -30,25 +31,34 @@ def _expected_state(opt: PGOptimizer) -> dict[str, float]:
     x = lambda z: -2.0 + 4.0 * min(max(z, 0.0), 1.0)  # noqa: E731
     lr = lambda z: 10.0 ** (-4.0 + 4.0 * min(max(z, 0.0), 1.0))  # noqa: E731
     state = {
-        "latent/model/x/mean": mean[0], "latent/model/x/std": std[0],
-        "policy/model/x/mean": x(mean[0]), "policy/model/x/lower": x(mean[0] - std[0]),
+        "latent/model/x/mean": mean[0],
+        "latent/model/x/std": std[0],
+        "policy/model/x/mean": x(mean[0]),
+        "policy/model/x/lower": x(mean[0] - std[0]),
         "policy/model/x/upper": x(mean[0] + std[0]),
         "policy/model/x/std": (x(mean[0] + std[0]) - x(mean[0] - std[0])) / 2,
         "policy/model/x/entropy": math.log(std[0]) + 0.5 * math.log(2 * math.pi * math.e),
-        "policy/opt/lr/mean": lr(mean[1]), "policy/opt/lr/lower": lr(mean[1] - std[1]),
+        "policy/opt/lr/mean": lr(mean[1]),
+        "policy/opt/lr/lower": lr(mean[1] - std[1]),
         "policy/opt/lr/upper": lr(mean[1] + std[1]),
         "policy/act/entropy": -sum(p * math.log(p) for p in opt.policy.categorical[0].probs),
-        "reward/baseline": float(np.mean(rewards)), "advantage/mean": float(np.mean(u)),
-        "advantage/std": float(np.std(u)), "advantage/min": float(u.min()), "advantage/max": float(u.max()),
-        "policy/updates": opt.policy.n_updates, "search/trials": opt.n_told, "search/best": opt.best_value,
+        "reward/baseline": float(np.mean(rewards)),
+        "advantage/mean": float(np.mean(u)),
+        "advantage/std": float(np.std(u)),
+        "advantage/min": float(u.min()),
+        "advantage/max": float(u.max()),
+        "policy/updates": opt.policy.n_updates,
+        "search/trials": opt.n_told,
+        "search/best": opt.best_value,
     }
-    for category, p in zip(["relu", "tanh", "gelu"], opt.policy.categorical[0].probs):
+    for category, p in zip(["relu", "tanh", "gelu"], opt.policy.categorical[0].probs, strict=False):
         state[f"policy/act/p_{category}"] = p
     return state
 
 
 def test_logged_values_equal_the_optimizer_state_at_each_step(tmp_path):
-    opt = PGOptimizer(SPACE, mode="min", seed=0, log_dir=str(tmp_path), n_startup=4)
+    opt = PGOptimizer(SPACE, mode="min", seed=0, n_startup=4)
+    opt.add_update_hook(PolicyWriter(str(tmp_path)))
     expected, windows = {}, {}
     for _ in range(15):
         config = opt.ask()
@@ -66,7 +76,8 @@ def test_logged_values_equal_the_optimizer_state_at_each_step(tmp_path):
     for event in acc.Histograms("window/model/x"):  # the window's x values, in x's own units
         window = windows[event.step]
         assert (event.histogram_value.num, event.histogram_value.min, event.histogram_value.max) == pytest.approx(
-            (len(window), window[0], window[-1]), rel=1e-6)
+            (len(window), window[0], window[-1]), rel=1e-6
+        )
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +89,14 @@ def experiment(ray_local, tmp_path_factory):
     tuner = tune.Tuner(
         train_known,
         param_space=SPACE,
-        tune_config=tune.TuneConfig(search_alg=PGSearcher(seed=0, n_startup=4), metric="loss", mode="min",
-                                    num_samples=12, reuse_actors=True, max_concurrent_trials=2),
+        tune_config=tune.TuneConfig(
+            search_alg=PGSearcher(seed=0, n_startup=4),
+            metric="loss",
+            mode="min",
+            num_samples=12,
+            reuse_actors=True,
+            max_concurrent_trials=2,
+        ),
         run_config=tune.RunConfig(storage_path=str(storage), name="exp", verbose=0),
     )
     results = tuner.fit()
@@ -112,14 +129,24 @@ def test_a_tune_run_writes_policy_and_trial_events(experiment):
 def test_tensorboard_serves_the_policy_next_to_the_trials(experiment, tensorboard_port):
     tags = tb.scalar_tags(tensorboard_port, tb.event_runs(experiment))
     assert len(tags) == 13  # 12 trials and the policy
-    for tag in ["policy/model/x/mean", "policy/opt/lr/std", "policy/act/p_relu", "policy/act/entropy",
-                "reward/baseline", "advantage/std", "policy/updates", "search/best"]:
+    for tag in [
+        "policy/model/x/mean",
+        "policy/opt/lr/std",
+        "policy/act/p_relu",
+        "policy/act/entropy",
+        "reward/baseline",
+        "advantage/std",
+        "policy/updates",
+        "search/best",
+    ]:
         assert tag in tags["pgsearch"]
     assert all("ray/tune/loss" in run_tags for run, run_tags in tags.items() if run != "pgsearch")
 
 
-@pytest.mark.skipif(not os.path.exists(tb.CHROMIUM), reason=f"{tb.CHROMIUM} is missing: "
-                    "apt-get install -y --no-install-recommends chromium")
+@pytest.mark.skipif(
+    not os.path.exists(tb.CHROMIUM),
+    reason=f"{tb.CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium",
+)
 def test_headless_chromium_screenshots_the_page(experiment, tensorboard_port, tmp_path):
     import matplotlib.image
 

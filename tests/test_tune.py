@@ -47,8 +47,9 @@ def _fit(trainable, searcher, tmp_path, num_samples, **tune_config):
     tuner = tune.Tuner(
         trainable,
         param_space=SPACE,
-        tune_config=tune.TuneConfig(search_alg=searcher, metric="loss", mode="min", num_samples=num_samples,
-                                    reuse_actors=True, **tune_config),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher, metric="loss", mode="min", num_samples=num_samples, reuse_actors=True, **tune_config
+        ),
         run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0),
     )
     return tuner.fit()
@@ -61,9 +62,11 @@ def _random_search_median(n_trials, repeats=400):
     for _ in range(repeats):
         values = []
         for _ in range(n_trials):
-            config = {"model": {"x": SPACE["model"]["x"].sample(random_state=rng)},
-                      "opt": {"lr": SPACE["opt"]["lr"].sample(random_state=rng)},
-                      "act": SPACE["act"].sample(random_state=rng)}
+            config = {
+                "model": {"x": SPACE["model"]["x"].sample(random_state=rng)},
+                "opt": {"lr": SPACE["opt"]["lr"].sample(random_state=rng)},
+                "act": SPACE["act"].sample(random_state=rng),
+            }
             values.append(known_loss(config))
         bests.append(min(values))
     return float(np.median(bests))

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Union
 
 import numpy as np
 from ray.tune.search.sample import (
@@ -27,17 +28,16 @@ from ray.tune.search.sample import (
     Quantized,
     Uniform,
 )
-from ray.tune.search.variant_generator import assign_value
 
-Path = tuple  # a key path into the nested config, e.g. ("model", "layers", 0)
+from ._util import KeyPath, copy_config, get_path, is_number, path_str, set_path
+
+__all__ = ["CategoricalParam", "NumericParam", "SearchSpace"]
+
+Path = KeyPath
+Row = Union[np.ndarray, Sequence[float]]  # a latent row
 
 _STANDARD_NORMAL = NormalDist()
 _Z_EPS = 1e-12  # keeps the normal inverse CDF finite at the ends of [0, 1]
-
-
-def path_str(path: Path) -> str:
-    """``("model", "lr")`` -> ``"model/lr"``, the way Tune names flattened keys."""
-    return "/".join(str(p) for p in path)
 
 
 def _invalid(path: Path, message: str) -> ValueError:
@@ -216,8 +216,11 @@ def _compile(path: Path, domain: Domain) -> NumericParam | CategoricalParam:
             raise _invalid(path, "tune.choice needs at least one category")
         return CategoricalParam(path, tuple(domain.categories))
     if isinstance(domain, Function):
-        raise _invalid(path, "tune.sample_from cannot be learned: put it in Tuner(param_space=...), where "
-                             "Tune resolves it after each suggestion, or use tune.choice/tune.uniform")
+        raise _invalid(
+            path,
+            "tune.sample_from cannot be learned: put it in Tuner(param_space=...), where "
+            "Tune resolves it after each suggestion, or use tune.choice/tune.uniform",
+        )
     if isinstance(domain, (Float, Integer)):
         return _compile_numeric(path, domain)
     raise _invalid(path, f"unsupported domain type {type(domain).__name__}")
@@ -248,14 +251,6 @@ class _Scope:
     slots: list[tuple[Path, int]]
 
 
-def _assign(config: Any, path: Path, value: Any) -> Any:
-    """``config`` with ``value`` at ``path`` (the value itself for the empty path)."""
-    if not path:
-        return value
-    assign_value(config, path, value)
-    return config
-
-
 class SearchSpace:
     """A compiled Tune search space: parameter list, latent layout, and config <-> row maps.
 
@@ -283,9 +278,7 @@ class SearchSpace:
         order += [i for i, (p, _) in enumerate(found) if isinstance(p, CategoricalParam)]
         new = {old: new for new, old in enumerate(order)}
         self.params: list[NumericParam | CategoricalParam] = [found[i][0] for i in order]
-        self.conditions: list[tuple[tuple[int, int], ...]] = [
-            tuple((new[k], c) for k, c in found[i][1]) for i in order
-        ]
+        self.conditions: list[tuple[tuple[int, int], ...]] = [tuple((new[k], c) for k, c in found[i][1]) for i in order]
         self.numeric: list[NumericParam] = [p for p in self.params if isinstance(p, NumericParam)]
         self.categorical: list[CategoricalParam] = [p for p in self.params if isinstance(p, CategoricalParam)]
         self._local_path: dict[int, Path] = {}  # parameter -> its path inside its scope
@@ -305,13 +298,14 @@ class SearchSpace:
                 found.append((_compile(name, domain), condition))
                 branches[index] = [
                     self._compile_scope(copy.deepcopy(c), name + (i,), condition + ((index, i),), found, branches)
-                    if _contains_domain(c) else None
+                    if _contains_domain(c)
+                    else None
                     for i, c in enumerate(domain.categories)
                 ]
             else:
                 found.append((_compile(name, domain), condition))
             slots.append((path, index))
-            node = _assign(node, path, None)
+            node = set_path(node, path, None)
         return _Scope(node, slots)
 
     @property
@@ -345,18 +339,18 @@ class SearchSpace:
         """A copy of the scope's template with every slot filled from ``source``: ``plain(i, source)``
         is plain parameter i's value; ``choose(i, source)`` gives a conditional choice's category
         index and the source of its branch, which is filled in recursively."""
-        config = copy.deepcopy(scope.template)
+        config = copy_config(scope.template)
         for path, i in scope.slots:
             if i in self._branches:
                 index, inner = choose(i, source)
                 sub = self._branches[i][index]
-                value = self.params[i].categories[index] if sub is None else self._fill(sub, inner, plain, choose)
+                value = self._choice(i).categories[index] if sub is None else self._fill(sub, inner, plain, choose)
             else:
                 value = plain(i, source)
-            config = _assign(config, path, value)
+            config = set_path(config, path, value)
         return config
 
-    def decode(self, row: Sequence[float]) -> dict:
+    def decode(self, row: Row) -> dict:
         """Latent row -> a full nested config (constants included, domains replaced by values)."""
         return self._fill(self._root, row, lambda i, r: self.params[i].decode(r[i]), lambda i, r: (int(r[i]), r))
 
@@ -371,19 +365,26 @@ class SearchSpace:
         for _, i in scope.slots:
             if i in self._branches:
                 row[i], value = self._chosen(i, node)
-                if self._branches[i][int(row[i])] is not None:
-                    self._encode_scope(self._branches[i][int(row[i])], value, row)
+                branch = self._branches[i][int(row[i])]
+                if branch is not None:
+                    self._encode_scope(branch, value, row)
             else:
                 param, value = self.params[i], self._slot_value(i, node)
-                if isinstance(param, NumericParam) and not _is_number(value):
+                if isinstance(param, NumericParam) and not is_number(value):
                     raise _invalid(param.path, f"expected a number, got {value!r}")
                 row[i] = param.encode(value)
+
+    def _choice(self, i: int) -> CategoricalParam:
+        """Parameter i, which the caller knows to be a choice."""
+        param = self.params[i]
+        assert isinstance(param, CategoricalParam)
+        return param
 
     def _branch_of(self, i: int, value: Any) -> int:
         """The category of conditional choice i that ``value`` was filled from: an equal plain
         category first, else the first branch whose template ``value`` fits."""
         scopes = self._branches[i]
-        for index, category in enumerate(self.params[i].categories):
+        for index, category in enumerate(self._choice(i).categories):
             if scopes[index] is None and _same(category, value):
                 return index
         for index, scope in enumerate(scopes):
@@ -393,7 +394,7 @@ class SearchSpace:
 
     def _fits(self, scope: _Scope, node: Any) -> bool:
         """Whether ``node`` holds a valid value in every slot of the scope and its constants."""
-        probe = copy.deepcopy(node)
+        probe = copy_config(node)
         try:
             for path, i in scope.slots:
                 value = _lookup(probe, path, self.params[i].path)
@@ -401,32 +402,54 @@ class SearchSpace:
                     self._branch_of(i, value)
                 elif not self.params[i].contains(value):
                     return False
-                probe = _assign(probe, path, None)
+                probe = set_path(probe, path, None)
         except ValueError:
             return False
         return probe == scope.template
 
-    def complete(self, point: Mapping[str, Any]) -> dict:
+    def complete(self, point: Mapping[str, Any], fill: Row | None = None) -> dict:
         """A user-given nested config (``points_to_evaluate``) -> a full config, its values checked
-        against the domains (ValueError naming the key otherwise) and cast to native types."""
+        against the domains (ValueError naming the key otherwise) and cast to native types. A key the
+        point leaves out takes its value from the latent row ``fill``; without one it is an error. A
+        branch of a conditional choice is either left out or given whole."""
         if not isinstance(point, Mapping):
             raise ValueError(f"a point to evaluate must be a dict, got {type(point).__name__}")
-        return self._fill(self._root, point, self._checked, self._chosen)
+        return self._fill(
+            self._root, point, lambda i, node: self._checked(i, node, fill), lambda i, node: self._chosen(i, node, fill)
+        )
+
+    def check_point(self, point: Mapping[str, Any]) -> None:
+        """Raises the ValueError ``complete`` would for a value of ``point``; missing keys are allowed."""
+        self.complete(point, fill=np.r_[np.full(self.n_numeric, 0.5), np.zeros(len(self.categorical))])
 
     def _slot_value(self, i: int, node: Any) -> Any:
         """Parameter i's value inside ``node``, the part of a config that holds its scope."""
         return _lookup(node, self._local_path[i], self.params[i].path)
 
-    def _chosen(self, i: int, node: Any) -> tuple[int, Any]:
-        value = self._slot_value(i, node)
+    def _chosen(self, i: int, node: Any, fill: Row | None = None) -> tuple[int, Any]:
+        """The category index of conditional choice i in ``node`` and the value its branch is read
+        from; a missing choice takes its category from ``fill`` (and its whole branch with it)."""
+        try:
+            value = self._slot_value(i, node)
+        except ValueError:
+            if fill is None:
+                raise
+            return int(fill[i]), {}
         return self._branch_of(i, value), value
 
-    def _checked(self, i: int, node: Any) -> Any:
-        """Parameter i's value in a user's point, validated and cast to its native type."""
-        param, value = self.params[i], self._slot_value(i, node)
+    def _checked(self, i: int, node: Any, fill: Row | None = None) -> Any:
+        """Parameter i's value in a user's point, validated and cast to its native type (decoded from
+        ``fill`` when the point leaves it out)."""
+        param = self.params[i]
+        try:
+            value = self._slot_value(i, node)
+        except ValueError:
+            if fill is None:
+                raise
+            return param.decode(fill[i])
         if isinstance(param, CategoricalParam):
             return param.decode(param.encode(value))
-        if not _is_number(value):
+        if not is_number(value):
             raise _invalid(param.path, f"expected a number, got {value!r}")
         value = int(value) if param.integer else float(value)
         if not param.contains(value):
@@ -444,17 +467,9 @@ class SearchSpace:
         return rows
 
 
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-
-
 def _lookup(config: Any, path: Path, name: Path) -> Any:
     """The value at ``path`` in a nested config; a ValueError naming ``name`` when it is missing."""
-    node: Any = config
-    for key in path:
-        try:
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            raise _invalid(name, "missing from the config") from None
-    return node
-
+    try:
+        return get_path(config, path)
+    except (KeyError, IndexError, TypeError):
+        raise _invalid(name, "missing from the config") from None

@@ -17,51 +17,22 @@ depends on how many trials came before.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from .model import ParzenModel
-from .policy import Policy, PolicySettings
-from .space import SearchSpace
+from ._model import ParzenModel
+from ._policy import Policy
+from ._settings import Settings
+from ._space import SearchSpace
+from ._util import copy_config, is_finite_number
 
+__all__ = ["PGOptimizer", "UpdateHook", "as_reward"]
 
-@dataclass(frozen=True)
-class Settings(PolicySettings):
-    """All knobs of PGOptimizer; the defaults are the ones benchmarked in experiments/results.
-
-    n_startup: trials drawn from a Latin hypercube over the prior before the model step starts.
-    n_candidates: policy samples the model chooses from at each ask (1 = sample the policy only).
-    window: finished trials kept for the policy update and the model (bounds the cost per trial).
-    gamma: fraction of the window counted as "good" by the model.
-    bandwidth: Parzen bandwidth factor in latent units, h = bandwidth * m^(-1/(d+4)).
-    cat_prior: weight of every category in a category kernel (its own weighs 1), relative to m + 1 for a
-        group of m points: the kernel's smoothing shrinks as the group grows.
-    model_candidates: fraction of the candidates drawn from the good density l(x) instead of the policy.
-    pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
-    max_rejections: samples a constraint may reject in a row before ask() raises RuntimeError.
-    """
-
-    n_startup: int = 10
-    n_candidates: int = 256
-    window: int = 128
-    gamma: float = 0.15
-    bandwidth: float = 0.1
-    cat_prior: float = 1.0
-    model_candidates: float = 0.25
-    pending_weight: float = 0.1
-    max_rejections: int = 1000
-
-    def __post_init__(self) -> None:
-        if self.n_startup < 0 or self.n_candidates < 1 or self.window < 2:
-            raise ValueError("n_startup >= 0, n_candidates >= 1 and window >= 2 are required")
-        if not 0.0 < self.gamma < 1.0:
-            raise ValueError("gamma must lie in (0, 1)")
-        if not 0.0 < self.pending_weight or not 0.0 < self.cat_prior:
-            raise ValueError("pending_weight and cat_prior must be positive")
-        if not 0.0 < self.min_std <= self.init_std <= self.max_std:
-            raise ValueError("0 < min_std <= init_std <= max_std is required")
+UpdateHook = Callable[["PGOptimizer", np.ndarray], None]
+"""Called after every policy update with the optimizer and the window's utilities (e.g. a
+``ray_pgsearch.tensorboard.PolicyWriter``)."""
 
 
 class Window:
@@ -88,12 +59,9 @@ class Window:
 def as_reward(value: Any, mode: str) -> float | None:
     """The reward of a reported metric value (-value for "min"), or None when it is not a finite
     number (None, NaN, inf, a string): such trials never reach the policy or the model."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_finite_number(value):
         return None
-    value = float(value)
-    if not math.isfinite(value):
-        return None
-    return -value if mode == "min" else value
+    return -float(value) if mode == "min" else float(value)
 
 
 class PGOptimizer:
@@ -105,15 +73,15 @@ class PGOptimizer:
         mode: str | Sequence[str] = "min",
         seed: int | None = None,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-        log_dir: str | None = None,
         constraint: Callable[[dict], bool] | None = None,
-        **settings: Any,
+        settings: Settings | None = None,
+        **overrides: Any,
     ):
         self.modes = [mode] if isinstance(mode, str) else list(mode)
         if not self.modes or any(m not in ("min", "max") for m in self.modes):
             raise ValueError(f"mode must be 'min' or 'max', or a list of them (one per metric), got {mode!r}")
         self.space = space if isinstance(space, SearchSpace) else SearchSpace(space)
-        self.settings = Settings(**settings)
+        self.settings = Settings.from_args(settings, **overrides)
         self.rng = np.random.default_rng(seed)
         self.policy = Policy(self.space, self.settings)
         self.model = ParzenModel(
@@ -122,7 +90,9 @@ class PGOptimizer:
         self.window = Window(self.settings.window, self.space.dim, len(self.modes))
         self.pending: dict[Hashable, np.ndarray] = {}
         self.startup = list(self.space.sample_prior(self.rng, self.settings.n_startup))
-        self.points = [self.space.complete(p) for p in points_to_evaluate or []]
+        for point in points_to_evaluate or []:
+            self.space.check_point(point)  # a ValueError now, not at the trial that would run it
+        self.points = [copy_config(p) for p in points_to_evaluate or []]
         self.n_asked = 0
         self.n_told = 0
         self.n_failed = 0
@@ -130,19 +100,23 @@ class PGOptimizer:
         self.constraint = constraint  # config -> bool; must be picklable (a module-level function)
         self.best_reward = -math.inf
         self.best_config: dict | None = None
-        self.log_dir = log_dir  # TensorBoard event files of the policy go here, when set
-        self._writer: Any = None  # created on the first update; not part of the saved state
+        self._hooks: list[UpdateHook] = []  # not part of the saved state
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_writer"] = None  # event-file writers hold open files
+        state["_hooks"] = []  # hooks may hold open files (event writers): attach them again after a restore
         return state
+
+    def add_update_hook(self, hook: UpdateHook) -> None:
+        """Calls ``hook(optimizer, utilities)`` after every policy update (not saved with the state)."""
+        self._hooks.append(hook)
 
     # -- ask --------------------------------------------------------------------------------------
     def ask(self, trial_id: Hashable | None = None) -> dict:
         """The next config to evaluate; with a ``trial_id`` it is kept pending until told."""
         if self.points:
-            config = self.points.pop(0)
+            # a partial point takes its missing values from a draw of the policy
+            config = self.space.complete(self.points.pop(0), fill=self.policy.sample(self.rng, 1)[0])
             row = self.space.encode(config)
         else:
             rows = self._rows()
@@ -163,7 +137,7 @@ class PGOptimizer:
         return config
 
     def _allowed(self, config: Mapping[str, Any]) -> bool:
-        return self.constraint is None or bool(self.constraint(config))
+        return self.constraint is None or bool(self.constraint(dict(config)))
 
     def _rows(self) -> Iterator[np.ndarray]:
         """Latent rows to try, best first: the startup design, then the proposals ranked by the
@@ -183,13 +157,16 @@ class PGOptimizer:
         order = np.argsort(-rewards, kind="stable")
         good = rows[order[:n_good]]
         n_model = int(round(self.settings.model_candidates * self.settings.n_candidates))
-        candidates = np.vstack([
-            self.policy.sample(self.rng, self.settings.n_candidates - n_model),
-            self.model.sample(self.rng, good, n_model),
-        ])
+        candidates = np.vstack(
+            [
+                self.policy.sample(self.rng, self.settings.n_candidates - n_model),
+                self.model.sample(self.rng, good, n_model),
+            ]
+        )
         bad = np.vstack([rows[order[n_good:]], *self.pending.values()])  # pending trials: soft constant liars
         weights = np.r_[np.ones(rows.shape[0] - n_good), np.full(len(self.pending), self.settings.pending_weight)]
-        scores = self.model.score(*(self._model_view(a) for a in (candidates, good, bad)), weights)
+        view = self._model_view
+        scores = self.model.score(view(candidates), view(good), view(bad), weights)
         return candidates[np.argsort(-scores, kind="stable")]
 
     def _model_view(self, rows: np.ndarray) -> np.ndarray:
@@ -215,11 +192,12 @@ class PGOptimizer:
         self.window.add(row, reward)
         self.n_told += 1
         if reward.size == 1 and reward[0] > self.best_reward and self._allowed(config):
-            self.best_reward, self.best_config = float(reward[0]), dict(config)
+            self.best_reward, self.best_config = float(reward[0]), copy_config(config)
         if len(self.window) >= 2:
             rows, rewards = self.window.arrays()
             utilities = self.policy.update(rows, self._scalarize(rewards), self.space.active(rows))
-            self._log_update(utilities)
+            for hook in self._hooks:
+                hook(self, utilities)
         return True
 
     def _reward(self, value: Any) -> np.ndarray | None:
@@ -227,7 +205,7 @@ class PGOptimizer:
         values = [value] if len(self.modes) == 1 else value
         if not isinstance(values, (list, tuple, np.ndarray)) or len(values) != len(self.modes):
             return None
-        rewards = [as_reward(v, m) for v, m in zip(values, self.modes)]
+        rewards = [as_reward(v, m) for v, m in zip(values, self.modes, strict=True)]
         return None if any(r is None for r in rewards) else np.array(rewards)
 
     def _scalarize(self, rewards: np.ndarray) -> np.ndarray:
@@ -240,16 +218,6 @@ class PGOptimizer:
         gap = 1.0 - (rewards - lo) / np.where(hi > lo, hi - lo, 1.0)
         weights = self.rng.dirichlet(np.ones(rewards.shape[1]))
         return -np.max(weights * gap, axis=1) - 0.05 * gap.sum(axis=1)
-
-    def _log_update(self, utilities: np.ndarray) -> None:
-        """Writes the policy after an update to TensorBoard when a log_dir is set."""
-        if self.log_dir is None:
-            return
-        if self._writer is None:
-            from .tensorboard import PolicyWriter
-
-            self._writer = PolicyWriter(self.log_dir)
-        self._writer.write(self, utilities)
 
     def forget(self, trial_id: Hashable) -> None:
         """Drop a pending trial that will never report (crashed, cancelled)."""

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._actors import reflect_into_unit
+
+__all__ = ["ParzenModel"]
+
 
 def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     top = a.max(axis=axis, keepdims=True)
@@ -47,8 +51,6 @@ class ParzenModel:
     def sample(self, rng: np.random.Generator, points: np.ndarray, n: int) -> np.ndarray:
         """n rows drawn from the kernel density of ``points``: a random point, its numeric z's
         moved by N(0, h^2) and reflected into [0, 1], each category kept with probability 1 - lam."""
-        from .actors import reflect_into_unit
-
         rows = points[rng.integers(points.shape[0], size=n)].copy()
         rows[:, : self.n_numeric] = reflect_into_unit(
             rows[:, : self.n_numeric] + self._bandwidth(points.shape[0]) * rng.standard_normal((n, self.n_numeric))
@@ -80,8 +82,9 @@ class ParzenModel:
             total += np.where(match, np.log(1.0 - lam), np.log(lam / (size - 1)))
         return total
 
-    def score(self, candidates: np.ndarray, good: np.ndarray, bad: np.ndarray,
-              bad_weights: np.ndarray | None = None) -> np.ndarray:
+    def score(
+        self, candidates: np.ndarray, good: np.ndarray, bad: np.ndarray, bad_weights: np.ndarray | None = None
+    ) -> np.ndarray:
         """log l(x) - log g(x) for each candidate row; ``bad_weights`` (one per bad row, default 1)
         let some bad rows (pending trials) count as a fraction of a result."""
         points = np.vstack([good, bad])

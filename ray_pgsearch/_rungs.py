@@ -17,6 +17,8 @@ from collections import deque
 
 import numpy as np
 
+__all__ = ["RungCalibrator"]
+
 
 class RungCalibrator:
     """The last ``capacity`` metric values reported at each training iteration, and the map above."""

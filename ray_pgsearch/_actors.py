@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._util import floor_logits, softmax
+
+__all__ = ["CategoricalActor", "GaussianActor", "reflect_into_unit"]
+
 _LOG_2PI_E = float(np.log(2.0 * np.pi * np.e))
 
 
@@ -69,12 +73,11 @@ class CategoricalActor:
 
     def __init__(self, size: int, max_prob_ratio: float):
         self.logits = np.zeros(size)
-        self.min_logit_gap = float(np.log(max_prob_ratio))
+        self.max_prob_ratio = max_prob_ratio
 
     @property
     def probs(self) -> np.ndarray:
-        e = np.exp(self.logits - self.logits.max())
-        return e / e.sum()
+        return softmax(self.logits)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """n category indices drawn from p (inverse CDF of uniforms)."""
@@ -96,4 +99,4 @@ class CategoricalActor:
         grad = counts - u.sum() * p  # d/dlogits sum_i u_i log p(c_i)
         grad_entropy = -p * (np.log(p) + self.entropy())  # dH/dlogits
         self.logits = self.logits + lr * (grad + entropy_coef * grad_entropy)
-        self.logits = np.maximum(self.logits - self.logits.max(), -self.min_logit_gap)
+        self.logits = floor_logits(self.logits, self.max_prob_ratio)

@@ -8,26 +8,13 @@ actor takes a natural-gradient step on sum_i u_i log pi(x_i), over the samples i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from .actors import CategoricalActor, GaussianActor
-from .space import SearchSpace
+from ._actors import CategoricalActor, GaussianActor
+from ._settings import Settings
+from ._space import SearchSpace
 
-
-@dataclass(frozen=True)
-class PolicySettings:
-    """Step sizes and exploration floors of the policy (all in latent units)."""
-
-    init_std: float = 0.3
-    min_std: float = 0.02
-    max_std: float = 1.0
-    lr_mean: float = 0.05
-    lr_std: float = 0.02
-    lr_logits: float = 0.1
-    entropy_coef: float = 0.01
-    max_prob_ratio: float = 100.0
+__all__ = ["Policy", "masked_utilities", "rank_utilities"]
 
 
 def rank_utilities(rewards: np.ndarray) -> np.ndarray:
@@ -57,7 +44,7 @@ def masked_utilities(rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
 class Policy:
     """One Gaussian actor over the numeric latents and one categorical actor per choice."""
 
-    def __init__(self, space: SearchSpace, settings: PolicySettings = PolicySettings()):
+    def __init__(self, space: SearchSpace, settings: Settings):
         self.settings = settings
         self.n_numeric = space.n_numeric
         self.gaussian = GaussianActor(space.n_numeric, 0.5, settings.init_std, settings.min_std, settings.max_std)

@@ -1,0 +1,106 @@
+"""The knobs of the search, validated where they are made."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ._util import is_number
+
+__all__ = ["Settings"]
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"Settings.{name} must be an integer >= {low}, got {value!r}")
+
+
+def _check_real(
+    name: str, value: Any, low: float, high: float = math.inf, *, open_low: bool = False, open_high: bool = False
+) -> None:
+    ok = is_number(value) and math.isfinite(float(value))
+    if ok:
+        v = float(value)
+        ok = (v > low if open_low else v >= low) and (v < high if open_high else v <= high)
+    if not ok:
+        lo, hi = "(" if open_low else "[", ")" if open_high else "]"
+        raise ValueError(f"Settings.{name} must be a finite number in {lo}{low}, {high}{hi}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All knobs of PGOptimizer and PGSearcher; the defaults are the benchmarked ones.
+
+    Every field is checked when the object is made (a ValueError names the field and its range).
+    Pass keyword arguments (``PGSearcher(gamma=0.2)``) or a whole object (``settings=Settings(...)``).
+
+    Search:
+        n_startup: trials drawn from a Latin hypercube over the prior before the model step starts.
+        n_candidates: proposals the model chooses from at each ask (1 = sample the policy only).
+        window: finished trials kept for the policy update and the model (bounds the cost per trial).
+        gamma: fraction of the window counted as "good" by the model.
+        bandwidth: Parzen bandwidth factor in latent units, h = bandwidth * m^(-1/(d+4)).
+        cat_prior: weight of every category in a category kernel (its own weighs 1), relative to m + 1
+            for a group of m points: the kernel's smoothing shrinks as the group grows.
+        model_candidates: fraction of the candidates drawn from the good density l(x) instead of the policy.
+        pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
+        max_rejections: samples a constraint may reject in a row before ask() raises RuntimeError.
+
+    Policy (latent units):
+        init_std, min_std, max_std: the Gaussians' standard deviation at the start, floor and ceiling.
+        lr_mean, lr_std, lr_logits: step sizes of the means, log standard deviations and logits.
+        entropy_coef: the entropy bonus.
+        max_prob_ratio: no category falls below 1/max_prob_ratio of the likeliest one (> 1).
+    """
+
+    n_startup: int = 10
+    n_candidates: int = 256
+    window: int = 128
+    gamma: float = 0.15
+    bandwidth: float = 0.1
+    cat_prior: float = 1.0
+    model_candidates: float = 0.25
+    pending_weight: float = 0.1
+    max_rejections: int = 1000
+    init_std: float = 0.3
+    min_std: float = 0.02
+    max_std: float = 1.0
+    lr_mean: float = 0.05
+    lr_std: float = 0.02
+    lr_logits: float = 0.1
+    entropy_coef: float = 0.01
+    max_prob_ratio: float = 100.0
+
+    def __post_init__(self) -> None:
+        _check_int("n_startup", self.n_startup, 0)
+        _check_int("n_candidates", self.n_candidates, 1)
+        _check_int("window", self.window, 2)
+        _check_int("max_rejections", self.max_rejections, 0)
+        _check_real("gamma", self.gamma, 0.0, 1.0, open_low=True, open_high=True)
+        _check_real("bandwidth", self.bandwidth, 0.0, open_low=True)
+        _check_real("cat_prior", self.cat_prior, 0.0, open_low=True)
+        _check_real("model_candidates", self.model_candidates, 0.0, 1.0)
+        _check_real("pending_weight", self.pending_weight, 0.0, open_low=True)
+        for name in ("init_std", "min_std", "max_std"):
+            _check_real(name, getattr(self, name), 0.0, open_low=True)
+        if not self.min_std <= self.init_std <= self.max_std:
+            raise ValueError(
+                f"Settings needs min_std <= init_std <= max_std, got {self.min_std}, {self.init_std}, {self.max_std}"
+            )
+        for name in ("lr_mean", "lr_std", "lr_logits", "entropy_coef"):
+            _check_real(name, getattr(self, name), 0.0)
+        _check_real("max_prob_ratio", self.max_prob_ratio, 1.0, open_low=True)
+
+    @classmethod
+    def from_args(cls, settings: Settings | None = None, **overrides: Any) -> Settings:
+        """``settings`` (default: the defaults) with ``overrides`` replacing single fields; an unknown
+        name raises a TypeError that lists the known ones, as an unknown keyword argument does."""
+        if settings is not None and not isinstance(settings, Settings):
+            raise TypeError(f"settings must be a ray_pgsearch.Settings, got {type(settings).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown setting(s) {unknown}; the settings are {sorted(known)}")
+        return dataclasses.replace(settings or cls(), **overrides)

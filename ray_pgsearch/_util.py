@@ -1,0 +1,83 @@
+"""Small primitives every layer uses: key paths into nested configs, copies of configs, numbers
+that count as a result, and a softmax whose logits stay within a floor of the largest."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "KeyPath",
+    "copy_config",
+    "floor_logits",
+    "get_path",
+    "is_finite_number",
+    "is_number",
+    "path_str",
+    "set_path",
+    "softmax",
+]
+
+KeyPath = tuple  # a key path into a nested config, e.g. ("model", "layers", 0)
+
+
+def path_str(path: KeyPath) -> str:
+    """``("model", "lr")`` -> ``"model/lr"``, the way Tune names flattened keys."""
+    return "/".join(str(p) for p in path)
+
+
+def get_path(config: Any, path: KeyPath) -> Any:
+    """The value at ``path`` in nested dicts and lists; KeyError, IndexError or TypeError when missing."""
+    node = config
+    for key in path:
+        node = node[key]
+    return node
+
+
+def set_path(config: Any, path: KeyPath, value: Any) -> Any:
+    """Puts ``value`` at ``path``, creating missing dicts on the way; returns ``config`` (the value
+    itself for the empty path)."""
+    if not path:
+        return value
+    node: Any = config
+    for key in path[:-1]:
+        if isinstance(node, dict):
+            node = node.setdefault(key, {})
+        else:
+            node = node[key]
+    node[path[-1]] = value
+    return config
+
+
+def copy_config(config: Any) -> Any:
+    """A copy of the dicts and lists of a nested config; the leaves (values) are shared."""
+    if isinstance(config, Mapping):
+        return {k: copy_config(v) for k, v in config.items()}
+    if isinstance(config, list):
+        return [copy_config(v) for v in config]
+    return config
+
+
+def is_number(value: Any) -> bool:
+    """A real number, bools excluded (``True`` is not a metric value or a parameter value)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def is_finite_number(value: Any) -> bool:
+    """A real number that is neither NaN nor infinite: what counts as a reported result."""
+    return is_number(value) and math.isfinite(float(value))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """p_k = exp(theta_k) / sum_j exp(theta_j), computed stably."""
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
+
+
+def floor_logits(logits: np.ndarray, max_prob_ratio: float) -> np.ndarray:
+    """Logits shifted so the largest is 0 and clipped at -log(max_prob_ratio): no category falls
+    below 1/max_prob_ratio of the likeliest one's probability."""
+    return np.maximum(logits - logits.max(), -math.log(max_prob_ratio))
