@@ -4,16 +4,22 @@ PGSearcher and ASHA on Ray Tune, then print the best config and its validation a
     python -m experiments.tune_digits                       # local Ray, all CPUs of this machine
     RAY_ADDRESS=head:6379 python -m experiments.tune_digits # an existing cluster (slurm/ does this)
 
-Running it again with the same --storage-path and --name resumes the experiment with
-``Tuner.restore`` (searcher state included) instead of starting over.
+It prints one progress line (trials done of the total, the best accuracy so far), then the best
+config; ``--verbose`` shows Ray Tune's own trial tables and the workers' logs. Running it again starts
+a fresh experiment next to the old one; ``--resume`` continues the experiment at
+``--storage-path``/``--name`` with ``Tuner.restore`` (searcher state included).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
+import sys
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 import ray
@@ -63,6 +69,33 @@ def train_mlp(config: dict) -> None:
         tune.report({"accuracy": float(model.score(x_val, y_val)), "node_id": node_id})
 
 
+class Progress(tune.Callback):
+    """One line of progress per finished trial: trials done of the total and the best accuracy so
+    far (rewritten in place on a terminal, every tenth of the run otherwise)."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.done = 0
+        self.best = -np.inf
+        self.tty = sys.stdout.isatty()
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.done += 1
+        self.best = max(self.best, float(trial.last_result.get("accuracy", -np.inf)))
+        line = f"trials {self.done:>4}/{self.total}   best validation accuracy {self.best:.4f}"
+        if self.tty:
+            print("\r" + line, end="" if self.done < self.total else "\n", flush=True)
+        elif self.done % max(1, self.total // 10) == 0 or self.done == self.total:
+            print(line, flush=True)
+
+
+def best_result(results: tune.ResultGrid) -> tune.Result:
+    """The result with the highest accuracy; equal accuracies are ordered by their config, so the
+    same trials always give the same answer."""
+    finished = [r for r in results if r.metrics and np.isfinite(r.metrics.get("accuracy", np.nan))]
+    return min(finished, key=lambda r: (-r.metrics["accuracy"], json.dumps(r.config, sort_keys=True, default=str)))
+
+
 def main(argv: list[str] | None = None) -> tune.ResultGrid:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num-samples", type=int, default=150)
@@ -71,18 +104,29 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
     parser.add_argument("--storage-path", default=os.path.abspath("ray_results"))
     parser.add_argument("--name", default="pgsearch_digits")
     parser.add_argument("--no-asha", action="store_true", help="run every trial for all epochs")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the experiment at <storage-path>/<name> if there is one"
+    )
+    parser.add_argument("--verbose", action="store_true", help="Ray Tune's own trial tables and worker logs")
     args = parser.parse_args(argv)
 
+    path = os.path.join(args.storage_path, args.name)
+    resume = args.resume and tune.Tuner.can_restore(path)
+    if not resume and os.path.exists(path):
+        args.name = f"{args.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        print(f"{path} holds an earlier experiment (--resume continues it); this run starts fresh in {args.name}")
+        path = os.path.join(args.storage_path, args.name)
+
+    quiet = {} if args.verbose else {"log_to_driver": False, "logging_level": logging.WARNING}
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(address=os.environ["RAY_ADDRESS"])
+        ray.init(address=os.environ["RAY_ADDRESS"], **quiet)
     else:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address="local", include_dashboard=False)
+        ray.init(address="local", include_dashboard=False, **quiet)
     max_concurrent = args.max_concurrent or max(1, int(ray.cluster_resources().get("CPU", 1)))
 
-    path = os.path.join(args.storage_path, args.name)
     trainable = tune.with_resources(train_mlp, {"cpu": 1})
-    if tune.Tuner.can_restore(path):
+    if resume:
         print(f"Resuming the experiment at {path}")
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
@@ -99,17 +143,22 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
                 max_concurrent_trials=max_concurrent,
                 reuse_actors=True,
             ),
-            run_config=tune.RunConfig(storage_path=args.storage_path, name=args.name, verbose=1),
+            run_config=tune.RunConfig(
+                storage_path=args.storage_path,
+                name=args.name,
+                verbose=1 if args.verbose else 0,
+                callbacks=[Progress(args.num_samples)],
+            ),
         )
     start = time.time()
     results = tuner.fit()
-    best = results.get_best_result(metric="accuracy", mode="max")
+    best = best_result(results)
     print(
         f"\n{len(results)} trials ({results.num_errors} errors) in {time.time() - start:.0f} s; "
         f"experiment directory: {path}"
     )
     print(f"best validation accuracy: {best.metrics['accuracy']:.4f}")
-    print("best config:", {k: v for k, v in best.config.items()})
+    print("best config:", json.dumps(best.config, sort_keys=True))
     return results
 
 

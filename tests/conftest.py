@@ -9,6 +9,20 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_INIT", "1")
 
 import pytest  # noqa: E402
 
+# Test modules that drive outside machinery: a Slurm cluster, several Ray nodes, drivers killed mid-run.
+_INTEGRATION_MODULES = {"test_slurm.py", "test_restore.py", "test_scale.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that starts Ray Tune (the ``ray_local`` fixture) is slow; every test of an
+    integration module is slow and integration. ``pytest -m "not slow"`` is the fast lane."""
+    for item in items:
+        if "ray_local" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+        if item.path.name in _INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.integration)
+
 
 @pytest.fixture(scope="session")
 def ray_local():

@@ -32,6 +32,7 @@ CNN_CONFIG = {
 }
 
 
+@pytest.mark.slow
 def test_pg_mixed_trace_has_one_row_per_update(tmp_path: Path) -> None:
     pg_mixed.main(["--quick", "--out", str(tmp_path), "--jobs", "1"])
     trace = pd.read_csv(tmp_path / "pg_mixed_trace.csv")
@@ -47,6 +48,7 @@ def test_pg_mixed_trace_has_one_row_per_update(tmp_path: Path) -> None:
     assert "pgsearcher" in (tmp_path / "pg_mixed.md").read_text()
 
 
+@pytest.mark.slow
 def test_xgboost_tuned_beats_untuned(tmp_path: Path) -> None:
     xgboost_ames.main(["--quick", "--out", str(tmp_path)])
     text = (tmp_path / "xgboost_ames.md").read_text()
@@ -59,6 +61,7 @@ def test_xgboost_tuned_beats_untuned(tmp_path: Path) -> None:
     assert best_pg < untuned
 
 
+@pytest.mark.slow
 def test_rf_regression_same_fits(tmp_path: Path) -> None:
     rf_regression.main(["--quick", "--out", str(tmp_path)])
     text = (tmp_path / "rf_regression.md").read_text()

@@ -126,6 +126,7 @@ def test_a_tune_run_writes_policy_and_trial_events(experiment):
         assert "_hparams_/experiment" in trial.PluginTagToContent("hparams")
 
 
+@pytest.mark.integration
 def test_tensorboard_serves_the_policy_next_to_the_trials(experiment, tensorboard_port):
     tags = tb.scalar_tags(tensorboard_port, tb.event_runs(experiment))
     assert len(tags) == 13  # 12 trials and the policy
@@ -147,6 +148,7 @@ def test_tensorboard_serves_the_policy_next_to_the_trials(experiment, tensorboar
     not os.path.exists(tb.CHROMIUM),
     reason=f"{tb.CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium",
 )
+@pytest.mark.integration
 def test_headless_chromium_screenshots_the_page(experiment, tensorboard_port, tmp_path):
     import matplotlib.image
 
