@@ -118,6 +118,7 @@ class PGSearcher(Searcher):
         self._seed = seed
         self._log_dir = log_dir
         self._constraint = constraint
+        self._user_points = points  # checked against the space (keys, constants, domains) once it is known
         if evaluated_rewards is None:
             self._points, self._evaluated = points, []
         else:
@@ -135,10 +136,10 @@ class PGSearcher(Searcher):
 
     def _set_space(self, space: SearchSpace) -> None:
         """Adopts a compiled space and checks the points against it (a ValueError before any trial)."""
-        for point in self._points:
+        for point in self._user_points:
             space.check_point(point)
         for point, _ in self._evaluated:
-            space.complete(point)
+            space.complete(point)  # a known result needs the whole config
         self._space = space
 
     # -- setup ------------------------------------------------------------------------------------
@@ -150,15 +151,18 @@ class PGSearcher(Searcher):
             return False
         _check_metric_mode(metric, mode)
         if self._space is not None:
-            self._metric = self._metric or metric
-            self._mode = self._mode or mode
-            self._default_metric()
+            self._adopt(self._metric or metric, self._mode or mode)
             return False
+        self._adopt(metric or self._metric, mode or self._mode)
         self._set_space(SearchSpace(config))
-        self._metric = metric or self._metric
-        self._mode = mode or self._mode
-        self._default_metric()
         return True
+
+    def _adopt(self, metric: Any, mode: Any) -> None:
+        """Takes metric and mode merged from the constructor's and Tune's, once they fit together
+        (e.g. not Tune's single metric with the constructor's list of modes)."""
+        _check_metric_mode(metric, mode)
+        self._metric, self._mode = metric, mode
+        self._default_metric()
 
     def _default_metric(self) -> None:
         """With a single mode and no metric: Tune's anonymous metric, as its built-in searchers use."""

@@ -419,8 +419,11 @@ class SearchSpace:
         )
 
     def check_point(self, point: Mapping[str, Any]) -> None:
-        """Raises the ValueError ``complete`` would for a value of ``point``; missing keys are allowed."""
+        """Raises the ValueError ``complete`` would for a value of ``point``, and one for a key the
+        space does not have or a constant the point changes (the trial would not run the point the
+        user gave); missing keys are allowed."""
         self.complete(point, fill=np.r_[np.full(self.n_numeric, 0.5), np.zeros(len(self.categorical))])
+        _check_known(self._root.template, point, (), {path for path, _ in self._root.slots})
 
     def _slot_value(self, i: int, node: Any) -> Any:
         """Parameter i's value inside ``node``, the part of a config that holds its scope."""
@@ -465,6 +468,43 @@ class SearchSpace:
         for j, size in enumerate(self.category_sizes, start=self.n_numeric):
             rows[:, j] = rng.permutation(np.arange(n) % size)
         return rows
+
+
+def _check_known(template: Any, value: Any, path: Path, slots: set) -> None:
+    """ValueError unless ``value`` (a user's point, or a part of it at ``path``) only sets keys of the
+    spec and leaves its constants as they are; the values at parameter paths (``slots``) are checked
+    by ``complete``."""
+    if path in slots:
+        return
+    where = f"point to evaluate: '{path_str(path)}'"
+    if isinstance(value, Mapping) and isinstance(template, Mapping):
+        for key, item in value.items():
+            if key not in template:
+                raise ValueError(f"point to evaluate: '{path_str(path + (key,))}' is not a key of the search space")
+            _check_known(template[key], item, path + (key,), slots)
+    elif isinstance(value, list) and isinstance(template, list):
+        if len(value) > len(template):
+            raise ValueError(f"{where} has {len(value)} items, the search space {len(template)}")
+        for i, item in enumerate(value):
+            _check_known(template[i], item, path + (i,), slots)
+    elif isinstance(template, (Mapping, list)) and _holds_slot(path, slots):
+        raise ValueError(f"{where} holds parameters in the search space, the point gives {value!r}")
+    elif not _equal_constant(template, value):
+        raise ValueError(f"{where} is the constant {template!r} in the search space, the point gives {value!r}")
+
+
+def _holds_slot(path: Path, slots: set) -> bool:
+    return any(slot[: len(path)] == path for slot in slots)
+
+
+def _equal_constant(a: Any, b: Any) -> bool:
+    """Equality of constants that keeps ``True`` apart from ``1`` and copes with array-likes."""
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):
+        return a is b
 
 
 def _lookup(config: Any, path: Path, name: Path) -> Any:
