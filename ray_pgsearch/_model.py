@@ -1,23 +1,26 @@
 """The model step: a Parzen density ratio that picks, among the policy's candidates, the one most
 likely to be good (the acquisition of TPE, Bergstra et al. 2011, used on policy samples).
 
-The finished trials of the window are split at a reward quantile into "good" and "bad" ones; each
-group gets a product-kernel density on the latent rows, l(x) for good and g(x) for bad, and the
-score of a candidate is log l(x) - log g(x). A category kernel of a group of m points spreads less
-mass over the other categories as m grows (as Optuna's does), so the large bad group is sharper
-than the small good one: a category few trials have tried scores above one tried often, and the
-search does not lock into the first category that looked good. Pending trials join the bad group
-with a small weight each (a soft constant liar): a candidate right on top of a running trial scores
-low, so parallel workers do not duplicate each other, while the good region stays attractive.
+The results are split at a reward quantile into "good" and "bad" ones; each group gets a weighted
+product-kernel density on the latent rows, l(x) for good and g(x) for bad, and the score of a
+candidate is log l(x) - log g(x). A category kernel of a group of total weight m spreads less mass
+over the other categories as m grows (as Optuna's does), so the large bad group is sharper than the
+small good one: a category few trials have tried scores above one tried often, and the search does
+not lock into the first category that looked good. Each point carries a weight (a finished trial 1,
+a pending trial a fraction: a soft constant liar, so parallel workers do not duplicate each other;
+an earlier search's result a decaying fraction) and may leave coordinates unknown (an earlier
+search that did not have the parameter): there its kernel is uniform, the marginal of what it says.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._actors import reflect_into_unit
 
-__all__ = ["ParzenModel"]
+__all__ = ["ParzenModel", "Points"]
 
 
 def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
@@ -25,10 +28,38 @@ def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
 
 
+@dataclass
+class Points:
+    """One group of kernel centres: latent rows (as the model compares them), a weight per row and
+    optionally which coordinates each row knows (None: all)."""
+
+    rows: np.ndarray
+    weights: np.ndarray
+    known: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, rows: np.ndarray, weight: float = 1.0) -> Points:
+        return cls(rows, np.full(rows.shape[0], float(weight)))
+
+    @classmethod
+    def stack(cls, *groups: Points) -> Points:
+        dim = groups[0].rows.shape[1]
+        groups = tuple(g for g in groups if g.rows.shape[0]) or (cls(np.zeros((0, dim)), np.zeros(0)),)
+        known = None
+        if any(g.known is not None for g in groups):
+            known = np.vstack([np.ones(g.rows.shape, bool) if g.known is None else g.known for g in groups])
+        return cls(np.vstack([g.rows for g in groups]), np.concatenate([g.weights for g in groups]), known)
+
+    @property
+    def mass(self) -> float:
+        """The group's total weight: its effective number of results."""
+        return float(self.weights.sum())
+
+
 class ParzenModel:
     """Product-kernel densities over latent rows: Gaussian kernels on the numeric z's (one bandwidth
-    h = bandwidth * m^(-1/(d+4)) for a group of m points in d dimensions), Aitchison-Aitken kernels
-    on the category indices, and one uniform prior point in each group."""
+    h = bandwidth * (m + 1)^(-1/(d+4)) for a group of total weight m in d dimensions), Aitchison-Aitken
+    kernels on the category indices, and one uniform prior point in each group."""
 
     def __init__(self, n_numeric: int, category_sizes: list[int], bandwidth: float, cat_prior: float):
         self.n_numeric = n_numeric
@@ -37,61 +68,71 @@ class ParzenModel:
         self.cat_prior = cat_prior
         self.log_prior = -float(np.sum(np.log(category_sizes))) if category_sizes else 0.0
 
-    def _bandwidth(self, m: int) -> float:
-        """h = bandwidth * (m + 1)^(-1/(d+4)) for a group of m points (plus the prior point)."""
+    def _bandwidth(self, m: float) -> float:
+        """h = bandwidth * (m + 1)^(-1/(d+4)) for a group of total weight m (plus the prior point)."""
         return self.bandwidth * (m + 1) ** (-1.0 / (self.n_numeric + len(self.category_sizes) + 4))
 
-    def _smoothing(self, size: int, m: int) -> float:
+    def _smoothing(self, size: int, m: float) -> float:
         """lam = (K - 1) w / (1 + K w), w = cat_prior / (m + 1): the mass a category kernel of a group
-        of m points gives the K - 1 other categories, when it weighs its own category 1 and every
+        of total weight m gives the K - 1 other categories, when it weighs its own category 1 and every
         category w."""
         w = self.cat_prior / (m + 1)
         return (size - 1) * w / (1 + size * w)
 
-    def sample(self, rng: np.random.Generator, points: np.ndarray, n: int) -> np.ndarray:
-        """n rows drawn from the kernel density of ``points``: a random point, its numeric z's
-        moved by N(0, h^2) and reflected into [0, 1], each category kept with probability 1 - lam."""
-        rows = points[rng.integers(points.shape[0], size=n)].copy()
-        rows[:, : self.n_numeric] = reflect_into_unit(
-            rows[:, : self.n_numeric] + self._bandwidth(points.shape[0]) * rng.standard_normal((n, self.n_numeric))
-        )
+    def sample(self, rng: np.random.Generator, points: Points, n: int) -> np.ndarray:
+        """n rows drawn from the kernel density of ``points``: a point drawn by weight, its numeric
+        z's moved by N(0, h^2) and reflected into [0, 1], each category kept with probability 1 - lam;
+        coordinates the point does not know drawn uniformly."""
+        p = points.weights / points.weights.sum()
+        pick = rng.choice(points.rows.shape[0], size=n, p=p)
+        rows = points.rows[pick].copy()
+        h = self._bandwidth(points.mass)
+        noise = h * rng.standard_normal((n, self.n_numeric))
+        rows[:, : self.n_numeric] = reflect_into_unit(rows[:, : self.n_numeric] + noise)
         for j, size in enumerate(self.category_sizes, start=self.n_numeric):
-            move = rng.random(n) < self._smoothing(size, points.shape[0])  # lam = 0 for a single category
+            move = rng.random(n) < self._smoothing(size, points.mass)  # lam = 0 for a single category
             shift = rng.integers(1, max(size, 2), size=n)  # any other category, uniformly
             rows[:, j] = np.where(move, (rows[:, j] + shift) % size, rows[:, j])
+        if points.known is not None:
+            unknown = ~points.known[pick]
+            categories = [rng.integers(0, k, (n, 1)) for k in self.category_sizes]
+            uniform = np.hstack([rng.random((n, self.n_numeric)), *categories])
+            rows = np.where(unknown, uniform, rows)
         return rows
 
-    def _log_density(self, sqdist: np.ndarray, cat_log_kernel: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """log p(x) for each candidate row, from its squared distances to the m group points:
-        p(x) = (sum_i w_i k(x, x_i) + prior) / (sum_i w_i + 1)."""
-        h = self._bandwidth(sqdist.shape[1])
-        log_k = -0.5 * sqdist / h**2 - self.n_numeric * np.log(h * np.sqrt(2.0 * np.pi)) + cat_log_kernel
-        log_k = log_k + np.log(weights)[None, :]
+    def log_density(self, candidates: np.ndarray, points: Points) -> np.ndarray:
+        """log p(x) for each candidate row: p(x) = (sum_i w_i k(x, x_i) + prior) / (sum_i w_i + 1),
+        k a product of Gaussian kernels on the known numeric z's, category kernels on the known
+        categories, and the uniform density on every coordinate the point does not know."""
+        h = self._bandwidth(points.mass)
+        zc, zp = candidates[:, : self.n_numeric], points.rows[:, : self.n_numeric]
+        if points.known is None:
+            sqdist = (zc * zc).sum(1)[:, None] + (zp * zp).sum(1)[None, :] - 2.0 * zc @ zp.T
+            n_known = np.full(zp.shape[0], self.n_numeric)
+        else:
+            mask = points.known[:, : self.n_numeric].astype(float)
+            sqdist = (zc * zc) @ mask.T + (mask * zp * zp).sum(1)[None, :] - 2.0 * zc @ (mask * zp).T
+            n_known = mask.sum(1)
+        log_k = -0.5 * np.maximum(sqdist, 0.0) / h**2 - n_known[None, :] * np.log(h * np.sqrt(2.0 * np.pi))
+        log_k = log_k + self._cat_log_kernel(candidates, points) + np.log(points.weights)[None, :]
         prior = np.full((log_k.shape[0], 1), self.log_prior)
-        return _logsumexp(np.hstack([log_k, prior]), axis=1) - np.log(weights.sum() + 1)
+        return _logsumexp(np.hstack([log_k, prior]), axis=1) - np.log(points.mass + 1)
 
-    def _cat_log_kernel(self, candidates: np.ndarray, points: np.ndarray) -> np.ndarray:
+    def _cat_log_kernel(self, candidates: np.ndarray, points: Points) -> np.ndarray:
         """sum over choices of log k(c, c_j): log(1 - lam) on a match, log(lam / (K - 1)) otherwise,
-        with lam the smoothing of a group of as many points as ``points`` holds."""
-        total = np.zeros((candidates.shape[0], points.shape[0]))
+        log(1 / K) where the point does not know the choice; lam is the smoothing of the group."""
+        total = np.zeros((candidates.shape[0], points.rows.shape[0]))
         for j, size in enumerate(self.category_sizes, start=self.n_numeric):
             if size == 1:
                 continue
-            lam = self._smoothing(size, points.shape[0])
-            match = candidates[:, j, None] == points[None, :, j]
-            total += np.where(match, np.log(1.0 - lam), np.log(lam / (size - 1)))
+            lam = self._smoothing(size, points.mass)
+            match = candidates[:, j, None] == points.rows[None, :, j]
+            log_k = np.where(match, np.log(1.0 - lam), np.log(lam / (size - 1)))
+            if points.known is not None:
+                log_k = np.where(points.known[None, :, j], log_k, -np.log(size))
+            total += log_k
         return total
 
-    def score(
-        self, candidates: np.ndarray, good: np.ndarray, bad: np.ndarray, bad_weights: np.ndarray | None = None
-    ) -> np.ndarray:
-        """log l(x) - log g(x) for each candidate row; ``bad_weights`` (one per bad row, default 1)
-        let some bad rows (pending trials) count as a fraction of a result."""
-        points = np.vstack([good, bad])
-        zc, zp = candidates[:, : self.n_numeric], points[:, : self.n_numeric]
-        sqdist = np.maximum((zc * zc).sum(1)[:, None] + (zp * zp).sum(1)[None, :] - 2.0 * zc @ zp.T, 0.0)
-        n_good = good.shape[0]
-        log_l = self._log_density(sqdist[:, :n_good], self._cat_log_kernel(candidates, good), np.ones(n_good))
-        weights = np.ones(bad.shape[0]) if bad_weights is None else bad_weights
-        log_g = self._log_density(sqdist[:, n_good:], self._cat_log_kernel(candidates, bad), weights)
-        return log_l - log_g
+    def score(self, candidates: np.ndarray, good: Points, bad: Points) -> np.ndarray:
+        """log l(x) - log g(x) for each candidate row."""
+        return self.log_density(candidates, good) - self.log_density(candidates, bad)

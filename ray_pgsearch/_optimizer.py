@@ -22,13 +22,20 @@ from typing import Any
 
 import numpy as np
 
-from ._model import ParzenModel
+from ._model import ParzenModel, Points
 from ._policy import Policy
+from ._prior import Prior, load_prior
 from ._settings import Settings
 from ._space import SearchSpace
 from ._util import copy_config, is_finite_number
 
 __all__ = ["PGOptimizer", "UpdateHook", "as_reward"]
+
+_CONTROL_SHARE = 4  # with a prior, every 4th of the first asks is a control draw from the space's own prior
+_PRIOR_EVIDENCE = 8  # results of this search before the prior's agreement is judged
+_PRIOR_JUDGED = 3.0  # ... and until this many halflives of results: later the prior weighs next to nothing
+_PRIOR_FULL_TRUST = 0.3  # a rank correlation from here on keeps the prior at full weight
+_PRIOR_REJECT = 0.0  # a rank correlation below this drops the prior
 
 UpdateHook = Callable[["PGOptimizer", np.ndarray], None]
 """Called after every policy update with the optimizer and the window's utilities (e.g. a
@@ -64,6 +71,15 @@ def as_reward(value: Any, mode: str) -> float | None:
     return -float(value) if mode == "min" else float(value)
 
 
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation of two samples (0 when either is constant)."""
+    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(float)
+    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(float)
+    if ra.std() == 0 or rb.std() == 0 or np.all(a == a[0]) or np.all(b == b[0]):
+        return 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
 class PGOptimizer:
     """Policy-gradient search over a Tune search space, through ask/tell."""
 
@@ -74,6 +90,7 @@ class PGOptimizer:
         seed: int | None = None,
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         constraint: Callable[[dict], bool] | None = None,
+        prior: Any = None,
         settings: Settings | None = None,
         **overrides: Any,
     ):
@@ -101,6 +118,16 @@ class PGOptimizer:
         self.best_reward = -math.inf
         self.best_config: dict | None = None
         self._hooks: list[UpdateHook] = []  # not part of the saved state
+        self.prior: Prior | None = None
+        self.prior_trust = 1.0  # how far this search's results agree with the prior's ranking, in [0, 1]
+        self.prior_rejected = False  # the results contradicted the prior: it was dropped and the policy reset
+        self._prior_evidence = Window(self.settings.window, 1, 2)  # (prior score, reward) of each own result
+        if prior is not None:
+            self.prior = load_prior(prior, self.space, self.settings.min_std, self.settings.max_std)
+            self.policy.warm_start(self.prior.mean, self.prior.std, self.prior.logits)
+            # the prior's results let the model rank proposals from the first ask; a few draws of the
+            # space's own prior, interleaved, are the controls the prior's agreement is judged against
+            self.startup = list(self.space.sample_prior(self.rng, math.ceil(self.settings.n_startup / _CONTROL_SHARE)))
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -142,20 +169,18 @@ class PGOptimizer:
     def _rows(self) -> Iterator[np.ndarray]:
         """Latent rows to try, best first: the startup design, then the proposals ranked by the
         model (a fresh batch whenever one runs out, which only a constraint can cause)."""
-        while self.startup:
+        while self.startup and (self.prior is None or self.prior_rejected or self.n_asked % _CONTROL_SHARE == 1):
             yield self.startup.pop(0)
         while True:
             yield from self._proposals()
 
     def _proposals(self) -> np.ndarray:
-        """x_1..x_M ~ pi ranked by log l(x) - log g(x), best first; plain policy samples before two results."""
-        rows, rewards = self.window.arrays()
-        if rows.shape[0] < 2 or self.settings.n_candidates == 1:
+        """x_1..x_M ~ pi ranked by log l(x) - log g(x), best first; plain policy samples while the
+        model has too little to go on."""
+        groups = self._groups()
+        if groups is None or self.settings.n_candidates == 1:
             return self.policy.sample(self.rng, self.settings.n_candidates)
-        rewards = self._scalarize(rewards)
-        n_good = max(1, int(math.ceil(self.settings.gamma * rewards.size)))
-        order = np.argsort(-rewards, kind="stable")
-        good = rows[order[:n_good]]
+        good, bad = groups
         n_model = int(round(self.settings.model_candidates * self.settings.n_candidates))
         candidates = np.vstack(
             [
@@ -163,11 +188,69 @@ class PGOptimizer:
                 self.model.sample(self.rng, good, n_model),
             ]
         )
-        bad = np.vstack([rows[order[n_good:]], *self.pending.values()])  # pending trials: soft constant liars
-        weights = np.r_[np.ones(rows.shape[0] - n_good), np.full(len(self.pending), self.settings.pending_weight)]
-        view = self._model_view
-        scores = self.model.score(view(candidates), view(good), view(bad), weights)
+        scores = self.model.score(self._model_view(candidates), good, bad)
         return candidates[np.argsort(-scores, kind="stable")]
+
+    def _groups(self) -> tuple[Points, Points] | None:
+        """The model's good and bad points: the best gamma of the window's results against the rest,
+        each pending trial with the rest at ``pending_weight`` (a soft constant liar), and the prior's
+        good results with the good ones at its current weight. None before two results (and no prior)."""
+        rows, rewards = self.window.arrays()
+        prior = self._prior_points()
+        if rows.shape[0] < 2 and prior is None:
+            return None
+        rewards = self._scalarize(rewards)
+        n_good = max(1, int(math.ceil(self.settings.gamma * rewards.size))) if rewards.size else 0
+        order = np.argsort(-rewards, kind="stable")
+        view = self._model_view
+        good = [Points.of(view(rows[order[:n_good]]))]
+        bad = [Points.of(view(rows[order[n_good:]]))]
+        if self.pending:
+            bad.append(Points.of(view(np.array(list(self.pending.values()))), self.settings.pending_weight))
+        if prior is not None:
+            good.append(prior)
+        return Points.stack(*good), Points.stack(*bad)
+
+    # -- prior ------------------------------------------------------------------------------------
+    @property
+    def prior_weight(self) -> float:
+        """The prior's total weight in the model now: prior_weight * trust * 2^(-results / halflife)."""
+        if self.prior is None or self.prior_rejected:
+            return 0.0
+        s = self.settings
+        return s.prior_weight * self.prior_trust * 0.5 ** (self.window.count / s.prior_halflife)
+
+    def _prior_points(self, weight: float | None = None) -> Points | None:
+        """The prior's good results (their quantile in the best gamma of the earlier search), sharing
+        ``weight`` (default: the current ``prior_weight``); None when there is no weight. Its other
+        results stay out of the model: an earlier search that converged sampled them next to its best
+        ones, so as "bad" points they would mark the good region itself as bad."""
+        weight = self.prior_weight if weight is None else weight
+        if self.prior is None or weight <= 0.0 or self.prior.rows.shape[0] == 0:
+            return None
+        p = self.prior
+        good = p.quantiles > 1.0 - self.settings.gamma
+        good[np.argmax(p.quantiles)] = True
+        return Points(p.rows[good], np.full(int(good.sum()), weight / good.sum()), p.known[good])
+
+    def _observe_prior(self, row: np.ndarray, reward: float) -> None:
+        """Checks the prior against this search's results: the rank correlation between each result
+        and the density of the prior's good results at its config sets ``prior_trust``; a clearly
+        negative one drops the prior and restarts the policy from its cold-start state."""
+        good = self._prior_points(weight=1.0)
+        if good is None or self.prior_rejected or self.window.count > _PRIOR_JUDGED * self.settings.prior_halflife:
+            return
+        score = float(self.model.log_density(self._model_view(row[None, :]), good)[0])
+        self._prior_evidence.add(np.zeros(1), np.array([score, reward]))
+        _, evidence = self._prior_evidence.arrays()
+        if evidence.shape[0] < _PRIOR_EVIDENCE:
+            return
+        agreement = _rank_correlation(evidence[:, 0], evidence[:, 1])
+        self.prior_trust = float(np.clip(agreement / _PRIOR_FULL_TRUST, 0.0, 1.0))
+        if agreement < _PRIOR_REJECT:
+            self.prior_rejected = True
+            self.policy = Policy(self.space, self.settings)
+            self.startup = list(self.space.sample_prior(self.rng, self.settings.n_startup))
 
     def _model_view(self, rows: np.ndarray) -> np.ndarray:
         """Rows as the model compares them: in a conditional space every inactive parameter takes one
@@ -189,6 +272,8 @@ class PGOptimizer:
             return False
         if row is None:
             row = self.space.encode(config)
+        if self.prior is not None and reward.size == 1:
+            self._observe_prior(row, float(reward[0]))
         self.window.add(row, reward)
         self.n_told += 1
         if reward.size == 1 and reward[0] > self.best_reward and self._allowed(config):

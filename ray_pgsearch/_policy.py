@@ -13,6 +13,7 @@ import numpy as np
 from ._actors import CategoricalActor, GaussianActor
 from ._settings import Settings
 from ._space import SearchSpace
+from ._util import floor_logits
 
 __all__ = ["Policy", "masked_utilities", "rank_utilities"]
 
@@ -62,6 +63,15 @@ class Policy:
         for j, actor in enumerate(self.categorical, start=self.n_numeric):
             logp = logp + actor.log_prob(x[:, j])
         return logp
+
+    def warm_start(self, mean: np.ndarray, std: np.ndarray, logits: list[np.ndarray | None]) -> None:
+        """Starts from an earlier search's policy where it has one (NaN or None: keep the prior)."""
+        known = ~np.isnan(mean)
+        self.gaussian.mean[known] = np.clip(mean[known], 0.0, 1.0)
+        self.gaussian.log_std[known] = np.clip(np.log(std[known]), self.gaussian.min_log_std, self.gaussian.max_log_std)
+        for actor, theta in zip(self.categorical, logits, strict=True):
+            if theta is not None:
+                actor.logits = floor_logits(np.asarray(theta, dtype=float), actor.max_prob_ratio)
 
     def update(self, x: np.ndarray, rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
         """One policy-gradient step on the window (x_i, r_i); ``active`` (n, dim) says which

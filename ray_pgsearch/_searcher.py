@@ -35,6 +35,7 @@ from ray.tune.result import DEFAULT_METRIC
 from ray.tune.search import Searcher
 
 from ._optimizer import PGOptimizer, as_reward
+from ._prior import as_list, load_prior, optimizer_of
 from ._rungs import RungCalibrator
 from ._settings import Settings
 from ._space import SearchSpace
@@ -90,6 +91,13 @@ class PGSearcher(Searcher):
             default, inside Tune, ``<experiment dir>/pgsearch``, learned from the first ``save``.
         constraint: a picklable function config -> bool; configs it refuses are never suggested
             (``points_to_evaluate`` excepted), and the best config reported always satisfies it.
+        prior: an earlier search to start from (warm start): a Tune experiment directory, a searcher
+            checkpoint file, a ``PGSearcher`` or ``PGOptimizer``, or a list of them. The policy starts
+            from the earlier one where the spaces share parameters (matched by key path, mapped through
+            their values), and the earlier results join the model at a weight that halves every
+            ``prior_halflife`` results and falls when this search's results disagree with them.
+            A source that is not a PGSearcher checkpoint, or that shares no parameter with the space,
+            raises a ValueError.
         settings: a ``ray_pgsearch.Settings``; keyword ``overrides`` (e.g. ``n_startup=10``) replace
             single fields of it (or of the defaults).
     """
@@ -104,6 +112,7 @@ class PGSearcher(Searcher):
         seed: int | None = None,
         log_dir: str | None = None,
         constraint: Callable[[dict], bool] | None = None,
+        prior: Any = None,
         settings: Settings | None = None,
         **overrides: Any,
     ):
@@ -118,6 +127,8 @@ class PGSearcher(Searcher):
         self._seed = seed
         self._log_dir = log_dir
         self._constraint = constraint
+        # the earlier searches themselves, so a restore or requeue never needs their files again
+        self._prior = None if prior is None else [copy.deepcopy(optimizer_of(p)) for p in as_list(prior)]
         self._user_points = points  # checked against the space (keys, constants, domains) once it is known
         if evaluated_rewards is None:
             self._points, self._evaluated = points, []
@@ -140,6 +151,8 @@ class PGSearcher(Searcher):
             space.check_point(point)
         for point, _ in self._evaluated:
             space.complete(point)  # a known result needs the whole config
+        if self._prior is not None:
+            load_prior(self._prior, space, self._settings.min_std, self._settings.max_std)  # fits the space?
         self._space = space
 
     # -- setup ------------------------------------------------------------------------------------
@@ -196,8 +209,10 @@ class PGSearcher(Searcher):
                 self._seed,
                 self._points,
                 constraint=self._constraint,
+                prior=self._prior,
                 settings=self._settings,
             )
+            self._prior = None  # mapped into the optimizer's state now
             if self._log_dir is not None:
                 self._attach_writer(self._log_dir)
             for point, value in self._evaluated:

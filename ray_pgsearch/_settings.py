@@ -47,6 +47,9 @@ class Settings:
         model_candidates: fraction of the candidates drawn from the good density l(x) instead of the policy.
         pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
         max_rejections: samples a constraint may reject in a row before ask() raises RuntimeError.
+        prior_weight: with a prior (an earlier search), the total weight of its results in the model at
+            the start, in results of this search.
+        prior_halflife: results of this search after which the prior's weight has halved.
 
     Policy (latent units):
         init_std, min_std, max_std: the Gaussians' standard deviation at the start, floor and ceiling.
@@ -64,6 +67,8 @@ class Settings:
     model_candidates: float = 0.25
     pending_weight: float = 0.1
     max_rejections: int = 1000
+    prior_weight: float = 10.0
+    prior_halflife: float = 10.0
     init_std: float = 0.3
     min_std: float = 0.02
     max_std: float = 1.0
@@ -83,6 +88,8 @@ class Settings:
         _check_real("cat_prior", self.cat_prior, 0.0, open_low=True)
         _check_real("model_candidates", self.model_candidates, 0.0, 1.0)
         _check_real("pending_weight", self.pending_weight, 0.0, open_low=True)
+        _check_real("prior_weight", self.prior_weight, 0.0)
+        _check_real("prior_halflife", self.prior_halflife, 0.0, open_low=True)
         for name in ("init_std", "min_std", "max_std"):
             _check_real(name, getattr(self, name), 0.0, open_low=True)
         if not self.min_std <= self.init_std <= self.max_std:

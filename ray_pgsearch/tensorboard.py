@@ -20,6 +20,8 @@ For the update itself: ``reward/baseline`` (the mean raw reward of the window th
 reward = -metric for mode "min", +metric for "max"), ``advantage/mean|std|min|max`` (statistics of
 the rank-based utilities of that window, whose mean is 0 by construction), ``policy/updates``,
 ``search/trials`` (finite results told) and ``search/best`` (best metric value, in its own sign).
+With a prior (a warm start): ``prior/weight`` (the earlier results' total weight in the model, in
+results) and ``prior/trust`` (how far this search's results agree with the prior's ranking, 0 to 1).
 Histograms ``window/<p>`` hold the window's values of each numeric parameter in its own units.
 """
 
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BASELINE_TAG",
     "BEST_TAG",
+    "PRIOR_TRUST_TAG",
+    "PRIOR_WEIGHT_TAG",
     "TRIALS_TAG",
     "UPDATES_TAG",
     "PolicyWriter",
@@ -49,6 +53,8 @@ BASELINE_TAG = "reward/baseline"
 UPDATES_TAG = "policy/updates"
 TRIALS_TAG = "search/trials"
 BEST_TAG = "search/best"
+PRIOR_WEIGHT_TAG = "prior/weight"
+PRIOR_TRUST_TAG = "prior/trust"
 
 
 def numeric_tag(name: str, field: str) -> str:
@@ -94,6 +100,9 @@ def policy_scalars(opt: PGOptimizer, utilities: np.ndarray) -> dict[str, float]:
     scalars[TRIALS_TAG] = float(opt.n_told)
     if opt.best_value is not None:  # None only with several objectives
         scalars[BEST_TAG] = float(opt.best_value)
+    if opt.prior is not None:
+        scalars[PRIOR_WEIGHT_TAG] = opt.prior_weight
+        scalars[PRIOR_TRUST_TAG] = opt.prior_trust
     return scalars
 
 

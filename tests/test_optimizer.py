@@ -63,7 +63,7 @@ def test_a_category_that_started_badly_is_tried_again():
 def test_an_untried_category_outscores_the_one_every_result_used():
     """Good and bad results all used category 0 at z = 0.5; at that z, category 1 (never tried)
     scores above category 0, and the gap grows with the bad group's size."""
-    from ray_pgsearch._model import ParzenModel
+    from ray_pgsearch._model import ParzenModel, Points
 
     model = ParzenModel(1, [3], bandwidth=0.1, cat_prior=1.0)
     rng = np.random.default_rng(0)
@@ -72,7 +72,7 @@ def test_an_untried_category_outscores_the_one_every_result_used():
     gaps = []
     for n_bad in (20, 80):
         bad = np.column_stack([0.5 + 0.1 * rng.standard_normal(n_bad), np.zeros(n_bad)])
-        tried, untried = model.score(candidates, good, bad)
+        tried, untried = model.score(candidates, Points.of(good), Points.of(bad))
         gaps.append(untried - tried)
     assert 0 < gaps[0] < gaps[1]
 
@@ -146,7 +146,7 @@ def test_pending_trials_push_candidates_away_in_proportion_to_their_weight():
     """A candidate on top of a running trial scores lower than one the running trial is far from,
     and the push grows with pending_weight; parallel asks never duplicate a running config, and
     stray further from the best results the heavier the weight."""
-    from ray_pgsearch._model import ParzenModel
+    from ray_pgsearch._model import ParzenModel, Points
 
     model = ParzenModel(1, [], bandwidth=0.1, cat_prior=1.0)
     good, bad = np.array([[0.5], [0.52]]), np.array([[0.1], [0.9], [0.2]])
@@ -154,8 +154,9 @@ def test_pending_trials_push_candidates_away_in_proportion_to_their_weight():
     candidates = np.array([[0.5], [0.52]])
 
     def drop(weight):  # score without the pending trial minus score with it, per candidate
-        with_pending = model.score(candidates, good, np.vstack([bad, pending]), np.r_[np.ones(3), weight])
-        return model.score(candidates, good, bad) - with_pending
+        bad_and_pending = Points.stack(Points.of(bad), Points.of(pending, weight))
+        with_pending = model.score(candidates, Points.of(good), bad_and_pending)
+        return model.score(candidates, Points.of(good), Points.of(bad)) - with_pending
 
     assert np.all(drop(0.1) > 0) and np.all(drop(1.0) > drop(0.1))
     assert drop(0.1)[0] > drop(0.1)[1]  # the closer to the running trial, the larger the push

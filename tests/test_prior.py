@@ -1,0 +1,168 @@
+"""Warm starts: PGSearcher(prior=...) / PGOptimizer(..., prior=...) start from an earlier search."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+from ray import tune
+
+from ray_pgsearch import PGOptimizer, PGSearcher
+
+OLD = {
+    "lr": tune.loguniform(1e-4, 1e-1),
+    "act": tune.choice(["relu", "tanh", "gelu"]),
+    "width": tune.randint(8, 65),
+    "dropout": tune.uniform(0.0, 0.5),  # removed in NEW
+}
+NEW = {
+    "lr": tune.loguniform(1e-5, 1.0),  # a wider range: the latent of a value moves, the value must not
+    "act": tune.choice(["selu", "gelu", "relu"]),  # reordered, one category dropped, one new
+    "width": tune.randint(8, 65),
+    "momentum": tune.uniform(0.0, 1.0),  # new
+}
+
+
+def loss(config: dict, lr_best: float = 1e-2, width_best: int = 40) -> float:
+    act = {"relu": 0.0, "gelu": 0.3, "tanh": 0.6, "selu": 0.6}[config["act"]]
+    return (math.log10(config["lr"]) - math.log10(lr_best)) ** 2 + act + ((config["width"] - width_best) / 30) ** 2
+
+
+def trained(space: dict, fn, n: int = 80, seed: int = 0) -> PGOptimizer:
+    opt = PGOptimizer(space, seed=seed)
+    for _ in range(n):
+        config = opt.ask()
+        opt.tell(config, fn(config))
+    return opt
+
+
+def test_the_policy_is_mapped_through_values_by_key_path():
+    old = trained(OLD, loss)
+    new = PGOptimizer(NEW, seed=0, prior=old)
+    lr_old, lr_new = old.space.params[0], new.space.params[0]
+    g_old, g_new = old.policy.gaussian, new.policy.gaussian
+    assert lr_new.decode(g_new.mean[0]) == pytest.approx(lr_old.decode(g_old.mean[0]), rel=1e-6)
+    assert lr_new.decode(g_new.mean[0] + g_new.std[0]) == pytest.approx(
+        lr_old.decode(g_old.mean[0] + g_old.std[0]), rel=1e-3
+    )
+    names = new.space.names()
+    momentum = names.index("momentum")
+    assert g_new.mean[momentum] == 0.5 and g_new.std[momentum] == pytest.approx(0.3)  # new: from its prior
+    old_p = dict(zip(OLD["act"].categories, old.policy.categorical[0].probs, strict=True))
+    new_logits = new.policy.categorical[0].logits
+    new_p = dict(zip(NEW["act"].categories, np.exp(new_logits) / np.exp(new_logits).sum(), strict=True))
+    assert new_p["relu"] / new_p["gelu"] == pytest.approx(old_p["relu"] / old_p["gelu"], rel=1e-6)  # by value
+    assert sorted(new.prior.shared) == ["act", "lr", "width"]
+    # the earlier results join the model with what they know: momentum unknown, selu never seen
+    assert not new.prior.known[:, momentum].any() and new.prior.known[:, names.index("lr")].all()
+
+
+def _best_after(budget: int, seed: int, fn, prior=None, points=None, batch: int = 4) -> float:
+    opt = PGOptimizer(NEW, seed=seed, prior=prior, points_to_evaluate=points)
+    best = math.inf
+    for start in range(0, budget, batch):
+        configs = [opt.ask(trial_id=start + i) for i in range(batch)]
+        for i, config in enumerate(configs):
+            value = fn(config)
+            best = min(best, value)
+            opt.tell(config, value, trial_id=start + i)
+    return best
+
+
+def shifted(config: dict) -> float:
+    """The same task with its optimum moved a little (a related task)."""
+    return loss(config, lr_best=2e-2, width_best=36)
+
+
+def test_a_related_prior_finds_good_configs_sooner_than_a_cold_start():
+    old = trained(OLD, loss)
+    seeds = range(12)
+    warm = np.mean([_best_after(16, s, shifted, prior=old) for s in seeds])
+    cold = np.mean([_best_after(16, s, shifted) for s in seeds])
+    assert warm < 0.5 * cold
+
+
+def test_a_contradicting_prior_is_dropped_and_costs_little():
+    """A prior trained where the good lr is 1e-4 and the good activation tanh, on a task that wants the
+    opposite: its ranking disagrees with the results, so the search drops it and resets the policy."""
+
+    def opposite(config: dict) -> float:
+        act = {"tanh": 0.0, "selu": 0.3, "gelu": 0.6, "relu": 0.6}[config["act"]]
+        return (math.log10(config["lr"]) + 4) ** 2 + act + ((config["width"] - 10) / 30) ** 2
+
+    wrong = trained(OLD, opposite)
+    seeds = range(8)
+    rejected, warm, cold = 0, [], []
+    for s in seeds:
+        opt = PGOptimizer(NEW, seed=s, prior=wrong)
+        for _ in range(40):
+            config = opt.ask()
+            opt.tell(config, loss(config))
+        rejected += opt.prior_rejected or opt.prior_weight < 0.05
+        warm.append(opt.best_value)
+        cold.append(_best_after(40, s, loss, batch=1))
+    assert rejected >= 6
+    assert np.mean(warm) < np.mean(cold) + 0.15
+
+
+def test_a_prior_of_several_searches_pools_them_and_the_searcher_accepts_files_and_dirs(tmp_path):
+    a, b = trained(OLD, loss, seed=1), trained(OLD, shifted, seed=2)
+    opt = PGOptimizer(NEW, seed=0, prior=[a, b])
+    assert opt.prior.rows.shape[0] == len(a.window) + len(b.window)
+    searcher = PGSearcher(OLD, metric="loss", mode="min", seed=0)
+    for i in range(12):
+        config = searcher.suggest(str(i))
+        searcher.on_trial_complete(str(i), {"loss": loss(config)})
+    searcher.save(str(tmp_path / "searcher-state-x.pkl"))
+    for source in (str(tmp_path / "searcher-state-x.pkl"), str(tmp_path), searcher):
+        warm = PGSearcher(NEW, metric="loss", mode="min", prior=source)
+        assert warm.optimizer.prior is not None and warm.optimizer.prior.rows.shape[0] == 12
+
+
+def test_bad_priors_say_why(tmp_path):
+    old = trained(OLD, loss, n=20)
+    junk = tmp_path / "junk.pkl"
+    junk.write_text("not a pickle")
+    with pytest.raises(ValueError, match="not a PGSearcher checkpoint"):
+        PGSearcher(NEW, metric="loss", mode="min", prior=str(junk))
+    with pytest.raises(ValueError, match="no PGSearcher checkpoint"):
+        PGSearcher(NEW, metric="loss", mode="min", prior=str(tmp_path))
+    with pytest.raises(ValueError, match="no such file"):
+        PGSearcher(NEW, metric="loss", mode="min", prior=str(tmp_path / "missing.pkl"))
+    with pytest.raises(ValueError, match="no parameter in common"):
+        PGSearcher({"other": tune.uniform(0, 1)}, metric="loss", mode="min", prior=old)
+    with pytest.raises(ValueError, match="no parameter in common"):  # with Tune's space: when Tune hands it over
+        PGSearcher(metric="loss", mode="min", prior=old).set_search_properties(None, None, {"z": tune.uniform(0, 1)})
+    with pytest.raises(ValueError, match="must be a PGOptimizer"):
+        PGOptimizer(NEW, prior=42)
+
+
+def test_restore_with_a_prior_suggests_exactly_what_the_original_would(tmp_path):
+    old = trained(OLD, loss, n=30)
+    original = PGSearcher(NEW, metric="loss", mode="min", seed=3, prior=old)
+    for i in range(10):
+        config = original.suggest(str(i))
+        original.on_trial_complete(str(i), {"loss": shifted(config)})
+    path = str(tmp_path / "state.pkl")
+    original.save(path)
+    restored = PGSearcher()
+    restored.restore(path)
+    assert restored.optimizer.prior_weight == original.optimizer.prior_weight > 0
+    for i in range(10, 20):
+        assert restored.suggest(str(i)) == original.suggest(str(i))
+    with open(path, "rb") as f:
+        assert "prior" in pickle.load(f)["state"]["_opt"].__dict__
+
+
+def test_the_prior_weight_decays_as_results_arrive():
+    old = trained(OLD, loss, n=30)
+    opt = PGOptimizer(NEW, seed=0, prior=old, prior_weight=8.0, prior_halflife=5.0)
+    weights = [opt.prior_weight]
+    for _ in range(10):
+        config = opt.ask()
+        opt.tell(config, shifted(config))
+        weights.append(opt.prior_weight)
+    assert weights[0] == 8.0 and weights[5] == pytest.approx(4.0)  # trust is judged from 8 results on
+    assert weights[10] <= 2.0
