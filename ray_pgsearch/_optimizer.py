@@ -25,6 +25,7 @@ import numpy as np
 from ._model import ParzenModel, Points
 from ._policy import Policy
 from ._prior import Prior, load_prior
+from ._rungs import RungCalibrator
 from ._settings import Settings
 from ._space import SearchSpace
 from ._util import copy_config, is_finite_number
@@ -106,6 +107,8 @@ class PGOptimizer:
         )
         self.window = Window(self.settings.window, self.space.dim, len(self.modes))
         self.pending: dict[Hashable, np.ndarray] = {}
+        self.partial: dict[Hashable, tuple[int, float]] = {}  # pending trial -> (level, reward) of its latest report
+        self.rungs = RungCalibrator()  # rewards reported at each level (training iteration)
         self.startup = list(self.space.sample_prior(self.rng, self.settings.n_startup))
         for point in points_to_evaluate or []:
             self.space.check_point(point)  # a ValueError now, not at the trial that would run it
@@ -207,9 +210,29 @@ class PGOptimizer:
         bad = [Points.of(view(rows[order[n_good:]]))]
         if self.pending:
             bad.append(Points.of(view(np.array(list(self.pending.values()))), self.settings.pending_weight))
+            running = self._running_points()
+            if running is not None:
+                good.append(running[0])
+                bad.append(running[1])
         if prior is not None:
             good.append(prior)
         return Points.stack(*good), Points.stack(*bad)
+
+    def _running_points(self) -> tuple[Points, Points] | None:
+        """The running trials that reported at a level with enough results: good when their latest
+        value's quantile there is in the best gamma, bad otherwise, each at ``partial_weight``."""
+        if not self.partial or self.settings.partial_weight == 0.0:
+            return None
+        rows, good = [], []
+        for trial_id, (level, reward) in self.partial.items():
+            q = self.rungs.quantile(level, reward)
+            if q is not None:
+                rows.append(self.pending[trial_id])
+                good.append(q > 1.0 - self.settings.gamma)
+        if not rows:
+            return None
+        view, is_good, w = self._model_view(np.array(rows)), np.array(good), self.settings.partial_weight
+        return Points.of(view[is_good], w), Points.of(view[~is_good], w)
 
     # -- prior ------------------------------------------------------------------------------------
     @property
@@ -261,17 +284,38 @@ class PGOptimizer:
         return np.where(self.space.active(rows), rows, inactive)
 
     # -- tell -------------------------------------------------------------------------------------
-    def tell(self, config: Mapping[str, Any], value: Any, trial_id: Hashable | None = None) -> bool:
+    def report(self, trial_id: Hashable, value: Any, level: int) -> bool:
+        """An intermediate result of a pending trial at ``level`` (a training iteration; single
+        objective): the model counts the running trial as good or bad by the quantile of ``value``
+        among the results reported at that level, at ``partial_weight``. Returns False (and learns
+        nothing) for an unknown trial or a value that is not a finite number."""
+        reward = self._reward(value)
+        if trial_id not in self.pending or reward is None or reward.size != 1:
+            return False
+        self.rungs.observe(level, float(reward[0]))
+        self.partial[trial_id] = (level, float(reward[0]))
+        return True
+
+    def tell(
+        self, config: Mapping[str, Any], value: Any, trial_id: Hashable | None = None, level: int | None = None
+    ) -> bool:
         """Learn from one evaluated config; returns False (and learns nothing) when ``value`` is
         not a finite number (with several objectives: not one finite number per objective).
-        A pending ``trial_id`` is resolved either way."""
+        A pending ``trial_id`` is resolved either way. ``level``: the training iteration the value
+        was measured at, for a trial a scheduler stopped early; its value then counts rung-aware,
+        Q_T(F_r(value)) (see ``_rungs``)."""
         row = self.pending.pop(trial_id, None) if trial_id is not None else None
+        last = self.partial.pop(trial_id, None) if trial_id is not None else None
         reward = self._reward(value)
         if reward is None:
             self.n_failed += 1
             return False
         if row is None:
             row = self.space.encode(config)
+        if level is not None and reward.size == 1:
+            if last != (level, float(reward[0])):  # not yet recorded through report()
+                self.rungs.observe(level, float(reward[0]))
+            reward = np.array([self.rungs.calibrate(level, float(reward[0]))])
         if self.prior is not None and reward.size == 1:
             self._observe_prior(row, float(reward[0]))
         self.window.add(row, reward)
@@ -306,6 +350,7 @@ class PGOptimizer:
 
     def forget(self, trial_id: Hashable) -> None:
         """Drop a pending trial that will never report (crashed, cancelled)."""
+        self.partial.pop(trial_id, None)
         if self.pending.pop(trial_id, None) is not None:
             self.n_failed += 1
 

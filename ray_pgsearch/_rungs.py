@@ -1,4 +1,7 @@
-"""Rung-aware values for trials that a scheduler (ASHA, HyperBand) stopped early.
+"""Rung-aware values: results at training iteration r judged against the results at r.
+
+Used for trials a scheduler (ASHA, HyperBand) stopped early, and for the intermediate results of
+running trials.
 
 A trial stopped at training iteration r is judged against the trials that reached r, not against
 fully trained ones: its value's quantile q among the values reported at iteration r is mapped to the
@@ -32,12 +35,19 @@ class RungCalibrator:
         """Record a value a trial reported at ``iteration``."""
         self.values.setdefault(iteration, deque(maxlen=self.capacity)).append(value)
 
+    def quantile(self, iteration: int, value: float) -> float | None:
+        """F_r(value): the mid-rank quantile of ``value`` among the values reported at ``iteration``,
+        or None with fewer than ``min_count`` of them."""
+        at_r = self.values.get(iteration, ())
+        if len(at_r) < self.min_count:
+            return None
+        ref = np.fromiter(at_r, float)
+        return float((np.sum(ref < value) + 0.5 * np.sum(ref == value)) / ref.size)
+
     def calibrate(self, iteration: int, value: float) -> float:
         """The value a trial stopped at ``iteration`` counts with: Q_T(F_r(value))."""
         longest = max((t for t, v in self.values.items() if len(v) >= self.min_count), default=None)
-        at_r = self.values.get(iteration, ())
-        if longest is None or iteration >= longest or len(at_r) < self.min_count:
+        q = self.quantile(iteration, value)
+        if longest is None or iteration >= longest or q is None:
             return value
-        ref = np.fromiter(at_r, float)
-        q = (np.sum(ref < value) + 0.5 * np.sum(ref == value)) / ref.size  # F_r(value), mid-rank
         return float(np.quantile(np.fromiter(self.values[longest], float), q))

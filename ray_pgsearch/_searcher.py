@@ -36,7 +36,6 @@ from ray.tune.search import Searcher
 
 from ._optimizer import PGOptimizer, as_reward
 from ._prior import as_list, load_prior, optimizer_of
-from ._rungs import RungCalibrator
 from ._settings import Settings
 from ._space import SearchSpace
 from ._util import copy_config
@@ -140,7 +139,6 @@ class PGSearcher(Searcher):
         self._opt: PGOptimizer | None = None
         self._writer: Any = None  # the TensorBoard hook on the optimizer; never saved
         self._live: dict[str, _LiveTrial] = {}
-        self._rungs = RungCalibrator()
         self._nonfinite_streak = 0
         self._warned_nonfinite = False
         self.max_concurrent: int | None = None
@@ -253,11 +251,8 @@ class PGSearcher(Searcher):
         value = self._metric_value(result)
         if live is not None and value is not None:
             live.value, live.iteration = value, result.get("training_iteration")
-            self._observe(live.iteration, value)
-
-    def _observe(self, iteration: int | None, value: Any) -> None:
-        if iteration is not None and isinstance(self._metric, str):  # rungs: single metric only
-            self._rungs.observe(iteration, value)
+            if live.iteration is not None and isinstance(self._metric, str):  # rungs: single metric only
+                self.optimizer.report(trial_id, value, live.iteration)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         live = self._live.pop(trial_id, None)
@@ -266,18 +261,16 @@ class PGSearcher(Searcher):
             return
         value, iteration = live.value, live.iteration
         final = self._metric_value(result or {})
-        if final is not None:
+        if final is not None:  # the stopping result of a scheduler skips on_trial_result
             value, iteration = final, (result or {}).get("training_iteration")
-            self._observe(iteration, value)  # the stopping result skips on_trial_result
         if error or value is None:
             self.optimizer.forget(trial_id)
             if not error:
                 self._note_nonfinite(result)
             return
         self._nonfinite_streak = 0
-        if iteration is not None and isinstance(self._metric, str):
-            value = self._rungs.calibrate(iteration, value)
-        self.optimizer.tell(live.config, value, trial_id)
+        level = iteration if isinstance(self._metric, str) else None
+        self.optimizer.tell(live.config, value, trial_id, level=level)
 
     def _note_nonfinite(self, result: Mapping[str, Any] | None) -> None:
         """One warning when trials keep finishing without a finite metric value: such a search

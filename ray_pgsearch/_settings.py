@@ -46,6 +46,8 @@ class Settings:
             for a group of m points: the kernel's smoothing shrinks as the group grows.
         model_candidates: fraction of the candidates drawn from the good density l(x) instead of the policy.
         pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
+        partial_weight: weight of a running trial's latest intermediate result in the model (good or bad
+            by its quantile among the results reported at the same training iteration; 0: unused).
         max_rejections: samples a constraint may reject in a row before ask() raises RuntimeError.
         prior_weight: with a prior (an earlier search), the total weight of its results in the model at
             the start, in results of this search.
@@ -66,6 +68,7 @@ class Settings:
     cat_prior: float = 1.0
     model_candidates: float = 0.25
     pending_weight: float = 0.1
+    partial_weight: float = 0.5
     max_rejections: int = 1000
     prior_weight: float = 10.0
     prior_halflife: float = 10.0
@@ -88,6 +91,7 @@ class Settings:
         _check_real("cat_prior", self.cat_prior, 0.0, open_low=True)
         _check_real("model_candidates", self.model_candidates, 0.0, 1.0)
         _check_real("pending_weight", self.pending_weight, 0.0, open_low=True)
+        _check_real("partial_weight", self.partial_weight, 0.0)
         _check_real("prior_weight", self.prior_weight, 0.0)
         _check_real("prior_halflife", self.prior_halflife, 0.0, open_low=True)
         for name in ("init_std", "min_std", "max_std"):
