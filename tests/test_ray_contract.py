@@ -26,7 +26,7 @@ from ray.tune.search.util import _set_search_properties_backwards_compatible
 from ray_pgsearch import PGSearcher
 
 # Every Tune domain, with the bounds of Ray's SearchSpaceTest (its sample_from "func" is left out, as
-# Ray leaves it out for every searcher: Tune resolves sample_from, see test_tuner_points_...).
+# Ray leaves it out for every searcher: Tune resolves sample_from, see test_tuner_runs_full_and_partial_points_first).
 ALL_DOMAINS = {
     "uniform": tune.uniform(-5, -1),
     "quniform": tune.quniform(3.2, 5.4, 0.2),
@@ -134,6 +134,7 @@ def test_tunes_metric_and_mode_replace_the_constructors_with_tunes_space():
     assert (own.metric, own.mode) == ("loss", "max")
 
 
+# adapts the asserts of Ray's Searcher.__init__ (metric and mode of one type, one mode per metric)
 def test_metric_and_mode_that_do_not_fit_together_are_a_clear_error():
     # Deliberate difference: Ray's Searcher asserts; PGSearcher raises a ValueError naming the problem,
     # also when the mismatch only appears once Tune's values are merged with the constructor's.
@@ -177,6 +178,7 @@ def test_results_after_completion_are_ignored():
     assert searcher.optimizer.n_told == 1 and searcher.optimizer.best_value == 1
 
 
+# issue 18's warning (no Ray test): trials that keep finishing without a finite metric value
 def test_nonfinite_results_warn_once(caplog):
     searcher = PGSearcher(INVALID_SPACE, metric="loss", mode="min", seed=0)
 
@@ -684,6 +686,7 @@ def report_nan(config):
     tune.report({"loss": float("nan")})
 
 
+# issue 18's warning through a real Tuner (no Ray test)
 @pytest.mark.slow
 def test_tuner_warns_once_when_trials_finish_without_a_finite_metric(ray_local, tmp_path, caplog):
     searcher = PGSearcher(seed=0)
@@ -728,6 +731,10 @@ def test_add_evaluated_trials_from_an_earlier_experiment(ray_local, tmp_path):
     assert copied.optimizer.best_value == best
 
 
+def _three_objectives_trainable(config):
+    tune.report(_three_objectives(config))
+
+
 # adapts test_searchers.py::MultiObjectiveTest.testOptuna through Tune (metric and mode lists given to the searcher)
 @pytest.mark.slow
 def test_tuner_with_several_objectives(ray_local, tmp_path):
@@ -743,10 +750,6 @@ def test_tuner_with_several_objectives(ray_local, tmp_path):
     assert results.get_best_result("a", "max").config["a"] >= 0.8
     assert results.get_best_result("b", "min").config["b"] >= 0.8
     assert results.get_best_result("c", "max").config["c"] >= 0.8
-
-
-def _three_objectives_trainable(config):
-    tune.report(_three_objectives(config))
 
 
 def raise_never_called(config):
