@@ -8,6 +8,16 @@ It prints one progress line (trials done of the total, the best accuracy so far)
 config; ``--verbose`` shows Ray Tune's own trial tables and the workers' logs. Running it again starts
 a fresh experiment next to the old one; ``--resume`` continues the experiment at
 ``--storage-path``/``--name`` with ``Tuner.restore`` (searcher state included).
+
+Warm start: tune on a subset of the training data first, then start the full-data search from it:
+
+    python -m experiments.tune_digits --subset 0.25 --num-samples 60 --name digits_quarter
+    python -m experiments.tune_digits --prior ray_results/digits_quarter --num-samples 60
+
+``--subset F`` trains every trial on a stratified fraction F of the training rows (the validation set
+stays whole; F is a constant of the search space, so the experiment's configs record it). ``--prior``
+takes an earlier experiment directory (its newest searcher checkpoint) or a searcher checkpoint file
+and passes it to ``PGSearcher(prior=...)``; the run ends with the prior's weight and trust.
 """
 
 from __future__ import annotations
@@ -50,6 +60,9 @@ def train_mlp(config: dict) -> None:
 
     x, y = load_digits(return_X_y=True)
     x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
+    subset = config.get("subset", 1.0)
+    if subset < 1.0:  # the same stratified rows for every trial
+        x_train, _, y_train, _ = train_test_split(x_train, y_train, train_size=subset, random_state=0, stratify=y_train)
     scaler = StandardScaler().fit(x_train)
     x_train, x_val = scaler.transform(x_train), scaler.transform(x_val)
     model = MLPClassifier(
@@ -96,6 +109,29 @@ def best_result(results: tune.ResultGrid) -> tune.Result:
     return min(finished, key=lambda r: (-r.metrics["accuracy"], json.dumps(r.config, sort_keys=True, default=str)))
 
 
+def fraction(text: str) -> float:
+    """A training-data fraction in (0, 1] (argparse type)."""
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a fraction in (0, 1] is needed, got {text}")
+    return value
+
+
+def prior_line(path: str) -> str:
+    """What the prior did in the experiment at ``path``: its weight and trust at the end (from the
+    searcher's checkpoint there)."""
+    searcher = PGSearcher()
+    searcher.restore_from_dir(path)
+    opt = searcher.optimizer
+    if opt.prior is None:
+        return "prior: none"
+    state = "rejected (this search's results contradicted it)" if opt.prior_rejected else "kept"
+    return (
+        f"prior: {state}; weight now {opt.prior_weight:.2f} results (started at {opt.settings.prior_weight:g}), "
+        f"trust {opt.prior_trust:.2f}, after {opt.n_told} results"
+    )
+
+
 def main(argv: list[str] | None = None) -> tune.ResultGrid:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num-samples", type=int, default=150)
@@ -108,7 +144,16 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
         "--resume", action="store_true", help="continue the experiment at <storage-path>/<name> if there is one"
     )
     parser.add_argument("--verbose", action="store_true", help="Ray Tune's own trial tables and worker logs")
+    parser.add_argument("--subset", type=fraction, default=1.0, help="train on this fraction of the training data")
+    parser.add_argument(
+        "--prior",
+        help="warm start: an earlier experiment directory or a searcher checkpoint (PGSearcher(prior=...))",
+    )
     args = parser.parse_args(argv)
+    try:  # a prior that is not a PGSearcher checkpoint stops here, with the reason
+        searcher = PGSearcher(seed=args.seed, prior=args.prior)
+    except ValueError as e:
+        parser.error(str(e))
 
     path = os.path.join(args.storage_path, args.name)
     resume = args.resume and tune.Tuner.can_restore(path)
@@ -118,7 +163,9 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
         path = os.path.join(args.storage_path, args.name)
 
     quiet = {} if args.verbose else {"log_to_driver": False, "logging_level": logging.WARNING}
-    if os.environ.get("RAY_ADDRESS"):
+    if ray.is_initialized():  # a caller's Ray (the tests'): use it as it is
+        pass
+    elif os.environ.get("RAY_ADDRESS"):
         ray.init(address=os.environ["RAY_ADDRESS"], **quiet)
     else:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -127,15 +174,16 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
 
     trainable = tune.with_resources(train_mlp, {"cpu": 1})
     if resume:
-        print(f"Resuming the experiment at {path}")
+        note = " (its searcher keeps the prior it started with; --prior is ignored)" if args.prior else ""
+        print(f"Resuming the experiment at {path}{note}")
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
         scheduler = None if args.no_asha else ASHAScheduler(max_t=SPACE["epochs"], grace_period=2, reduction_factor=3)
         tuner = tune.Tuner(
             trainable,
-            param_space=SPACE,
+            param_space={**SPACE, "subset": args.subset} if args.subset < 1.0 else SPACE,
             tune_config=tune.TuneConfig(
-                search_alg=PGSearcher(seed=args.seed),
+                search_alg=searcher,
                 scheduler=scheduler,
                 metric="accuracy",
                 mode="max",
@@ -159,6 +207,8 @@ def main(argv: list[str] | None = None) -> tune.ResultGrid:
     )
     print(f"best validation accuracy: {best.metrics['accuracy']:.4f}")
     print("best config:", json.dumps(best.config, sort_keys=True))
+    if args.prior or resume:
+        print(prior_line(path))
     return results
 
 
