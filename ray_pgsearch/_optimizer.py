@@ -150,12 +150,18 @@ class PGOptimizer:
             row = self.space.encode(config)
         else:
             rows = self._rows()
+            in_flight = {r.tobytes() for r in self.pending.values()}
+            repeats = 0
             for _ in range(self.settings.max_rejections + 1):
                 row = next(rows)
                 config = self.space.decode(row)
-                if self._allowed(config):
+                if not self._allowed(config):
+                    self.n_rejected += 1
+                    continue
+                row = self.space.encode(config)  # the canonical row of the config (integers at bin centres)
+                if row.tobytes() not in in_flight or repeats >= self.settings.n_candidates:
                     break
-                self.n_rejected += 1
+                repeats += 1  # the config of a running trial: take the next proposal instead
             else:
                 raise RuntimeError(
                     f"the constraint rejected {self.settings.max_rejections + 1} sampled configs in a row; "
@@ -209,7 +215,7 @@ class PGOptimizer:
         good = [Points.of(view(rows[order[:n_good]]))]
         bad = [Points.of(view(rows[order[n_good:]]))]
         if self.pending:
-            bad.append(Points.of(view(np.array(list(self.pending.values()))), self.settings.pending_weight))
+            bad.append(self._pending_points())
             running = self._running_points()
             if running is not None:
                 good.append(running[0])
@@ -217,6 +223,17 @@ class PGOptimizer:
         if prior is not None:
             good.append(prior)
         return Points.stack(*good), Points.stack(*bad)
+
+    def _pending_points(self) -> Points:
+        """The pending trials as soft constant liars, each at ``pending_weight``; beyond half a window
+        of them, a random half-window subset carries their whole weight, so the cost of an ask stays
+        bounded however many trials run."""
+        rows = np.array(list(self.pending.values()))
+        cap = max(1, self.settings.window // 2)
+        weight = self.settings.pending_weight
+        if rows.shape[0] > cap:
+            rows, weight = rows[self.rng.choice(rows.shape[0], cap, replace=False)], weight * rows.shape[0] / cap
+        return Points.of(self._model_view(rows), weight)
 
     def _running_points(self) -> tuple[Points, Points] | None:
         """The running trials that reported at a level with enough results: good when their latest

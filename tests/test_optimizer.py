@@ -174,3 +174,30 @@ def test_pending_trials_push_candidates_away_in_proportion_to_their_weight():
             losses += [loss(c) for c in batch]
         batch_loss[weight] = np.mean(losses)
     assert batch_loss[0.1] < batch_loss[1.0]  # a light weight keeps the batch near the best results
+
+
+def test_no_two_trials_in_flight_share_a_config_until_the_space_runs_out():
+    """A discrete space of 20 configs: 20 pending trials hold 20 different configs (the model step is
+    on, so every ask after the startup design is a ranked proposal); the 21st must repeat one."""
+    space = {"c": tune.choice(["a", "b"]), "n": tune.randint(0, 10)}
+    opt = PGOptimizer(space, seed=0, n_startup=4)
+    for i in range(12):
+        config = opt.ask(trial_id=f"done{i}")
+        opt.tell(config, config["n"] + (config["c"] == "b"), trial_id=f"done{i}")
+    in_flight = [opt.ask(trial_id=i) for i in range(20)]
+    assert len({(c["c"], c["n"]) for c in in_flight}) == 20
+    assert opt.ask(trial_id=20) in in_flight
+
+
+def test_many_pending_trials_cost_a_bounded_model():
+    """With more pending trials than half a window, a random half-window subset stands in for them
+    at their whole weight: the model's bad group never grows past the window plus half a window."""
+    opt = PGOptimizer(SPACE, seed=0, window=32)
+    for _ in range(40):
+        config = opt.ask()
+        opt.tell(config, loss(config))
+    for i in range(200):
+        opt.ask(trial_id=i)
+    good, bad = opt._groups()
+    assert bad.rows.shape[0] <= 32 + 16
+    assert bad.mass == pytest.approx(32 - good.rows.shape[0] + 200 * opt.settings.pending_weight)
