@@ -74,6 +74,75 @@ def _config_key(space: dict, config: dict) -> tuple:
     return tuple(repr(get_path(config, path)) for path, _ in domain_items(space))
 
 
+@dataclass(frozen=True)
+class Setting:
+    """How a run is driven: `budget` evaluations, asynchronously with up to `concurrency` pending ("100x8"),
+    or in synchronous rounds of `concurrency` suggestions (`batched`, "16r8" = 16 rounds of 8)."""
+
+    budget: int
+    concurrency: int
+    batched: bool = False
+
+    @property
+    def key(self) -> str:
+        """ "100x8" (asynchronous) or "16r8" (rounds x batch)."""
+        if self.batched:
+            return f"{self.budget // self.concurrency}r{self.concurrency}"
+        return f"{self.budget}x{self.concurrency}"
+
+    @classmethod
+    def parse(cls, text: str) -> Setting:
+        """Parse "100x8" (budget x concurrency) or "16r8" (rounds r batch)."""
+        if "r" in text:
+            rounds, batch = (int(v) for v in text.split("r"))
+            return cls(rounds * batch, batch, batched=True)
+        budget, concurrency = (int(v) for v in text.split("x"))
+        return cls(budget, concurrency)
+
+
+class _Driver:
+    """What `run_search` and `run_batches` share: timed suggest / complete calls and the run's record."""
+
+    def __init__(self, searcher: Searcher, objective: Objective, budget: int, concurrency: int, name: str, seed: int):
+        searcher.set_search_properties(METRIC, "min", objective.space)  # False: it has its own space
+        searcher.set_max_concurrency(concurrency)  # as Tune's ConcurrencyLimiter tells it
+        self.searcher, self.objective = searcher, objective
+        self.record = RunRecord(name or type(searcher).__name__, objective.name, seed, budget, concurrency, [], [], [])
+        self.seen: set[tuple] = set()
+        self.attempts = 0
+        self.step = 0.0  # searcher seconds not yet attributed to a completion
+        self.best = np.inf
+
+    def suggest(self) -> tuple[str, dict | None | str]:
+        """Ask for a config under a fresh trial id; count duplicates and off-domain values of a config."""
+        trial_id = f"trial_{self.attempts:06d}"
+        self.attempts += 1
+        t0 = time.perf_counter()
+        config = self.searcher.suggest(trial_id)
+        self.step += time.perf_counter() - t0
+        if config is not None and config != Searcher.FINISHED:
+            assert_resolved(config)
+            key = _config_key(self.objective.space, config)
+            self.record.duplicates += key in self.seen
+            self.seen.add(key)
+            self.record.off_domain += off_domain_count(self.objective.space, config) > 0
+        return trial_id, config
+
+    def complete(self, trial_id: str, config: dict, value: float) -> None:
+        """Tell the searcher a result and record it."""
+        t0 = time.perf_counter()
+        self.searcher.on_trial_complete(trial_id, result={METRIC: value, "training_iteration": 1, "config": config})
+        self.step += time.perf_counter() - t0
+        self.best = min(self.best, value)
+        self.record.values.append(value)
+        self.record.curve.append(self.best)
+
+    def finish(self) -> RunRecord:
+        """Pad the curve of a searcher that gave up and return the record."""
+        self.record.curve.extend([self.best] * (self.record.budget - len(self.record.curve)))
+        return self.record
+
+
 def run_search(
     searcher: Searcher,
     objective: Objective,
@@ -89,49 +158,68 @@ def run_search(
     is picked (uniformly among the pending ones) for completion. Only the time inside
     `suggest` and `on_trial_complete` is counted as searcher time.
     """
-    searcher.set_search_properties(METRIC, "min", objective.space)  # False: it has its own space
-    searcher.set_max_concurrency(concurrency)  # as Tune's ConcurrencyLimiter tells it
+    run = _Driver(searcher, objective, budget, concurrency, name, seed)
     rng = np.random.default_rng(order_seed)
     pending: dict[str, tuple[dict, float]] = {}
-    record = RunRecord(name or type(searcher).__name__, objective.name, seed, budget, concurrency, [], [], [])
-    seen: set[tuple] = set()
-    started = attempts = 0
+    started = 0
     finished = False
-    step = 0.0
-    best = np.inf
-    while len(record.values) < budget:
+    while len(run.record.values) < budget:
         while not finished and started < budget and len(pending) < concurrency:
-            trial_id = f"trial_{attempts:06d}"
-            attempts += 1
-            t0 = time.perf_counter()
-            config = searcher.suggest(trial_id)
-            step += time.perf_counter() - t0
+            trial_id, config = run.suggest()
             if config is None or config == Searcher.FINISHED:
                 finished = config == Searcher.FINISHED or not pending
                 if finished:
-                    record.notes.append(f"stopped suggesting after {started} trials")
+                    run.record.notes.append(f"stopped suggesting after {started} trials")
                 break
-            assert_resolved(config)
-            key = _config_key(objective.space, config)
-            record.duplicates += key in seen
-            seen.add(key)
-            record.off_domain += off_domain_count(objective.space, config) > 0
             pending[trial_id] = (config, objective.fn(config))
             started += 1
         if not pending:
             break
         trial_id = list(pending)[rng.integers(len(pending))]
-        config, value = pending.pop(trial_id)
-        t0 = time.perf_counter()
-        searcher.on_trial_complete(trial_id, result={METRIC: value, "training_iteration": 1, "config": config})
-        step += time.perf_counter() - t0
-        best = min(best, value)
-        record.values.append(value)
-        record.curve.append(best)
-        record.step_seconds.append(step)
-        step = 0.0
-    record.curve.extend([best] * (budget - len(record.curve)))  # a searcher that gave up
-    return record
+        run.complete(trial_id, *pending.pop(trial_id))
+        run.record.step_seconds.append(run.step)
+        run.step = 0.0
+    return run.finish()
+
+
+def run_batches(
+    searcher: Searcher, objective: Objective, budget: int, batch: int, name: str = "", seed: int = 0
+) -> RunRecord:
+    """The NeurIPS 2020 challenge's protocol: rounds of `batch` suggestions, a whole round asked before any
+    of it is told, until `budget` evaluations.
+
+    Results are told in the order the configs were suggested. A round ends early when the searcher returns
+    None; the run stops when a round gets no suggestion. Each completion of a round is charged an equal
+    share of the round's searcher time (the asks before it and the tells).
+    """
+    run = _Driver(searcher, objective, budget, batch, name, seed)
+    while len(run.record.values) < budget:
+        asked = []
+        for _ in range(min(batch, budget - len(run.record.values))):
+            trial_id, config = run.suggest()
+            if config is None or config == Searcher.FINISHED:
+                break
+            asked.append((trial_id, config))
+        if not asked:
+            run.record.notes.append(f"stopped suggesting after {len(run.record.values)} trials")
+            break
+        if len(asked) < batch:
+            run.record.notes.append(f"round of {len(asked)} after {len(run.record.values)} trials")
+        results = [(trial_id, config, objective.fn(config)) for trial_id, config in asked]
+        for result in results:
+            run.complete(*result)
+        run.record.step_seconds.extend([run.step / len(asked)] * len(asked))
+        run.step = 0.0
+    return run.finish()
+
+
+def run_setting(
+    searcher: Searcher, objective: Objective, setting: Setting, order_seed: int, name: str = "", seed: int = 0
+) -> RunRecord:
+    """One run under `setting`: `run_batches` for a batched setting, else `run_search` with `order_seed`."""
+    if setting.batched:
+        return run_batches(searcher, objective, setting.budget, setting.concurrency, name, seed)
+    return run_search(searcher, objective, setting.budget, setting.concurrency, order_seed, name, seed)
 
 
 class RandomSearcher(Searcher):
@@ -221,9 +309,14 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
 
 
 def make_searcher(name: str, seed: int, budget: int, concurrency: int) -> Searcher:
-    """A fresh, seeded searcher by name (metric and mode are set later by `run_search`)."""
+    """A fresh, seeded searcher by name, from `SEARCHERS` or `experiments.peers.PEERS`.
+
+    Metric and mode are set later by `run_search` / `run_batches`.
+    """
+    from experiments.peers import PEERS
+
     _quiet()
-    return SEARCHERS[name](seed, budget, concurrency)
+    return {**SEARCHERS, **PEERS}[name](seed, budget, concurrency)
 
 
 def expected_best(values: np.ndarray, budget: int) -> float:

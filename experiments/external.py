@@ -1,0 +1,578 @@
+"""Searchers on external suites (bayesmark, COCO bbob / bbob-mixint) and ours, development and held-out halves.
+
+    python -m experiments.external --plan            # every stage of PLAN (what is cached is reused), then report
+    python -m experiments.external --report-only     # re-score everything in the cache (seconds)
+    python -m experiments.external --searchers pgsearcher --suites all --settings 32x8,100x8,100x1 --seeds 10
+    python -m experiments.external --plan --searchers pgsearcher --rerun pgsearcher   # PGSearcher's stages again
+
+Settings: "100x8" runs 100 evaluations asynchronously with up to 8 pending (completed in a seeded random
+order shared by all searchers, `experiments.harness.run_search`); "16r8" is the NeurIPS 2020 black-box
+challenge's protocol, 16 rounds of 8 suggestions with a whole round asked before any of it is told
+(`run_batches`), scored after 32 and after 128 evaluations.
+
+Every finished run (values in completion order, searcher seconds per completion) is stored as JSON under
+`experiments/results/cache/runs/<setting>/<searcher>/<objective>.json` (one file per searcher, setting and
+objective; seeds inside) and reused: a command runs only the (searcher, objective, setting, seed) runs
+missing from the cache, or those of the searchers named by --rerun. Delete a searcher's folder when its
+code changes in a way you do not want mixed with older runs, and the whole cache when an objective changes.
+
+Writes external.md (tables per setting, development and held-out halves side by side, cost per trial next
+to the score), external_objectives.md (score per objective), external.json and external.png (score against
+evaluations) into experiments/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import multiprocessing
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import rankdata
+
+from experiments.benchmark import RANDOM_SAMPLE, order_seed, score
+from experiments.harness import SEARCHERS, Setting, expected_best, make_searcher, random_values, run_setting
+from experiments.peers import PEERS
+from experiments.study import header, table
+from experiments.suites import DEV, HELD_OUT, SUITES, expand, get_objective, half_of, suite_of
+
+RESULTS = Path("experiments/results")
+CACHE = RESULTS / "cache"  # shared with experiments.benchmark: the dense random samples sit here
+ORDER = ("random", "tpe", "hyperopt", "ngopt", "bohb", "smac", "hebo", "ax", "optuna_gp", "naive_pg", "pgsearcher")
+HALVES = (DEV, HELD_OUT)
+ASYNC = "32x8,100x8,100x1"
+CHALLENGE = "16r8"
+CHEAP = ("random", "tpe", "hyperopt", "ngopt")
+PACKAGES = ["scikit-learn", "optuna", "hyperopt", "nevergrad", "hpbandster", "smac", "hebo", "ax-platform"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Runs of some searchers on some suites under some settings, for seeds 0..seeds-1."""
+
+    searchers: tuple[str, ...]
+    suites: str
+    settings: str
+    seeds: int
+
+
+# The whole comparison, cheapest first. The GP-based peers cost seconds of searcher time per trial on this
+# 2-core machine, so they run the challenge's own protocol on bayesmark with fewer seeds.
+PLAN = (
+    Stage(CHEAP + ("pgsearcher",), "ours,bbob,bbob_mixint", ASYNC, 10),
+    Stage(CHEAP + ("pgsearcher",), "bayesmark", CHALLENGE, 10),
+    Stage(CHEAP + ("pgsearcher",), "bayesmark", ASYNC, 5),
+    Stage(("bohb",), "all", "32x8", 5),
+    Stage(("bohb",), "bayesmark", CHALLENGE, 5),
+    Stage(("hebo", "smac"), "bayesmark", CHALLENGE, 2),
+    Stage(("ax",), "bayesmark", CHALLENGE, 1),
+)
+
+
+def searcher_names() -> list[str]:
+    """Every searcher the harness and `experiments.peers` know, in report order."""
+    known = {**SEARCHERS, **PEERS}
+    return [n for n in ORDER if n in known] + [n for n in known if n not in ORDER]
+
+
+# ---------------------------------------------------------------- cache
+
+
+def run_path(cache: Path, setting: str, searcher: str, objective: str) -> Path:
+    """The JSON file holding every cached seed of one searcher on one objective under one setting."""
+    return cache / "runs" / setting / searcher / f"{objective}.json"
+
+
+def load_runs(cache: Path, setting: str, searcher: str, objective: str) -> dict[int, dict]:
+    """Cached runs by seed (empty if none)."""
+    path = run_path(cache, setting, searcher, objective)
+    if not path.exists():
+        return {}
+    return {int(seed): run for seed, run in json.loads(path.read_text())["runs"].items()}
+
+
+def save_run(cache: Path, setting: str, run: dict) -> None:
+    """Add (or replace) one run in its file."""
+    path = run_path(cache, setting, run["searcher"], run["objective"])
+    runs = load_runs(cache, setting, run["searcher"], run["objective"])
+    runs[run["seed"]] = run
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"searcher": run["searcher"], "objective": run["objective"], "setting": setting}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**body, "runs": {str(k): runs[k] for k in sorted(runs)}}))
+    tmp.replace(path)
+
+
+def execute(searcher: str, objective: str, setting: str, seed: int) -> dict:
+    """One run, as the dict the cache stores (values at full precision, searcher seconds to 4 digits)."""
+    warnings.filterwarnings("ignore")
+    parsed = Setting.parse(setting)
+    start = time.perf_counter()
+    record = run_setting(
+        make_searcher(searcher, seed, parsed.budget, parsed.concurrency),
+        get_objective(objective),
+        parsed,
+        order_seed(seed, objective, (parsed.budget, parsed.concurrency)),
+        name=searcher,
+        seed=seed,
+    )
+    return {
+        "searcher": searcher,
+        "objective": objective,
+        "seed": seed,
+        "values": record.values,
+        "step_seconds": [float(f"{s:.4g}") for s in record.step_seconds],
+        "duplicates": record.duplicates,
+        "off_domain": record.off_domain,
+        "notes": record.notes,
+        "wall_seconds": round(time.perf_counter() - start, 2),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def _limit_threads() -> None:
+    """One BLAS / OpenMP thread per process (scikit-learn's fits are tiny; the machine is shared)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    """Worker processes (spawned: a fork after torch or OpenMP code can deadlock), one thread each."""
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_limit_threads)
+
+
+def _random_sample(objective: str, cache: str) -> np.ndarray:
+    """The cached dense random sample of one objective (`experiments.benchmark`'s sizes)."""
+    warnings.filterwarnings("ignore")
+    obj = get_objective(objective)
+    return random_values(obj, RANDOM_SAMPLE[obj.kind], Path(cache))
+
+
+def random_samples(objectives: list[str], cache: Path, jobs: int) -> dict[str, np.ndarray]:
+    """Dense random samples, computed where missing."""
+    if jobs == 1:
+        return {o: _random_sample(o, str(cache)) for o in objectives}
+    with _pool(jobs) as pool:
+        return dict(zip(objectives, pool.map(_random_sample, objectives, [str(cache)] * len(objectives)), strict=True))
+
+
+def run_missing(tasks: list[tuple[str, str, str, int]], cache: Path, jobs: int) -> None:
+    """Run (searcher, objective, setting, seed) tasks and cache each as it finishes."""
+    start = time.time()
+
+    def done(i: int, run: dict, setting: str) -> None:
+        save_run(cache, setting, run)
+        elapsed = time.time() - start
+        print(
+            f"  {i}/{len(tasks)} {setting} {run['searcher']} {run['objective']} seed {run['seed']}: "
+            f"best {min(run['values']):.5g}, {run['wall_seconds']:.1f} s "
+            f"({elapsed / 60:.1f} min, about {elapsed / i * (len(tasks) - i) / 60:.0f} min left)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    if jobs == 1:
+        for i, task in enumerate(tasks, 1):
+            done(i, execute(*task), task[2])
+        return
+    with _pool(jobs) as pool:
+        futures = [(task, pool.submit(execute, *task)) for task in tasks]
+        for i, (task, future) in enumerate(futures, 1):
+            done(i, future.result(), task[2])
+
+
+def plan_tasks(
+    stages: tuple[Stage, ...] | list[Stage], cache: Path, only: list[str] | None, rerun: set[str]
+) -> list[tuple[str, str, str, int]]:
+    """The runs the stages ask for that are not cached (or whose searcher is in `rerun`), deduplicated.
+
+    Within a stage seed 0 comes first for every searcher, objective and setting, then seed 1...: a stage
+    stopped part way leaves whole seeds behind.
+    """
+    tasks: dict[tuple[str, str, str, int], None] = {}
+    for stage in stages:
+        settings = [Setting.parse(s).key for s in stage.settings.split(",")]
+        searchers = [n for n in stage.searchers if only is None or n in only]
+        cached = {
+            (n, o, s): {} if n in rerun else load_runs(cache, s, n, o)
+            for s in settings
+            for n in searchers
+            for o in expand(stage.suites)
+        }
+        for seed in range(stage.seeds):
+            for (searcher, objective, setting), have in cached.items():
+                if seed not in have:
+                    tasks[(searcher, objective, setting, seed)] = None
+    return list(tasks)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def _curve(values: list[float], budget: int) -> np.ndarray:
+    """Best-so-far after each evaluation, padded to `budget` (a searcher that stopped early keeps its best)."""
+    curve = np.minimum.accumulate(np.asarray(values, dtype=float))
+    return np.concatenate([curve, np.full(budget - len(curve), curve[-1])]) if len(curve) < budget else curve
+
+
+def score_points(setting: Setting) -> list[int]:
+    """Evaluations at which a setting is scored: the budget, and 32 for the challenge's batched protocol."""
+    return sorted({min(32, setting.budget), setting.budget}) if setting.batched else [setting.budget]
+
+
+@dataclass
+class Cell:
+    """One searcher's cached runs on one objective under one setting."""
+
+    seeds: list[int]
+    best: np.ndarray  # seeds x budget: best value so far
+    scores: np.ndarray  # seeds x budget: score of the best so far against random search at that budget
+    seconds: np.ndarray  # seeds: searcher seconds per trial
+
+    def at(self, seeds: list[int]) -> np.ndarray:
+        """Row indices of `seeds`."""
+        return np.array([self.seeds.index(k) for k in seeds])
+
+
+def score_runs(
+    cache: Path = CACHE,
+    searchers: list[str] | None = None,
+    settings: list[str] | None = None,
+    objectives: list[str] | None = None,
+    jobs: int = 1,
+) -> dict:
+    """Score every cached run of the selected searchers, settings and objectives (default: all cached).
+
+    Score of a run at n evaluations = 100 * (1 - (best - optimum) / (random - optimum)), random = the exact
+    expected best of n uniform random draws from the objective's dense random sample, optimum = the known
+    optimum if any, else the best value any cached run or the sample found (the challenge's definition).
+    A searcher is scored on a suite's half in a setting only where it has runs on every objective of the
+    half, on the seeds it has on all of them. Returns the summary that `markdown` and `plot` read.
+    """
+    runs_dir = cache / "runs"
+    if settings is None:
+        settings = sorted(p.name for p in runs_dir.iterdir()) if runs_dir.exists() else []
+    names = searchers or [n for n in searcher_names() if any((runs_dir / s / n).exists() for s in settings)]
+    runs = {
+        (s, n, o): load_runs(cache, s, n, o)
+        for s in settings
+        for n in names
+        for o in objectives or expand("all")
+        if run_path(cache, s, n, o).exists()
+    }
+    used = list(dict.fromkeys(key[2] for key in runs))
+    samples = random_samples(used, cache, jobs)
+    optimum = {}
+    for o in used:
+        found = [min(r["values"]) for (_, _, obj), cached in runs.items() if obj == o for r in cached.values()]
+        seen = min([float(samples[o].min())] + found)
+        known = get_objective(o).optimum
+        optimum[o] = min(known, seen) if known is not None else seen
+    out: dict = {"optimum": optimum, "searchers": names, "settings": {}}
+    for s in settings:
+        setting = Setting.parse(s)
+        in_setting = [o for o in used if any((s, n, o) in runs for n in names)]
+        random_best = {
+            o: np.array([expected_best(samples[o], t) for t in range(1, setting.budget + 1)]) for o in in_setting
+        }
+        cells = {}
+        for (s_, n, o), cached in runs.items():
+            if s_ == s and cached:
+                seeds = sorted(cached)
+                best = np.array([_curve(cached[k]["values"], setting.budget) for k in seeds])
+                seconds = np.array([np.sum(cached[k]["step_seconds"]) / len(cached[k]["values"]) for k in seeds])
+                cells[(n, o)] = Cell(seeds, best, score(best, random_best[o], optimum[o]), seconds)
+        groups = {
+            f"{suite}:{half}": [o for o in in_setting if suite_of(o) == suite and half_of(o) == half]
+            for suite in SUITES
+            for half in HALVES
+        }
+        groups = {k: v for k, v in groups.items() if v}
+        for point in score_points(setting):
+            out["settings"][f"{s}@{point}"] = _summarize_point(s, point, names, groups, cells)
+    return out
+
+
+def _common_seeds(cells: dict, searcher: str, objectives: list[str]) -> list[int]:
+    """Seeds a searcher has on every objective of a group (empty if it misses an objective)."""
+    if any((searcher, o) not in cells for o in objectives):
+        return []
+    return sorted(set.intersection(*(set(cells[(searcher, o)].seeds) for o in objectives)))
+
+
+def _group_stats(cells: dict, objectives: list[str], searchers: list[str], point: int) -> dict[str, dict]:
+    """Mean (over seeds of the mean over objectives) +- standard error, median, mean rank among `searchers`
+    (per objective and seed they all ran), searcher ms per trial and mean score curve, per searcher."""
+    stats = {}
+    for n in searchers:
+        seeds = _common_seeds(cells, n, objectives)
+        scores = np.array([cells[(n, o)].scores[cells[(n, o)].at(seeds), :point] for o in objectives])
+        per_seed = scores[:, :, -1].mean(axis=0)
+        stats[n] = {
+            "mean": float(per_seed.mean()),
+            "stderr": float(per_seed.std(ddof=1) / np.sqrt(len(seeds))) if len(seeds) > 1 else float("nan"),
+            "median": float(np.median(scores[:, :, -1])),
+            "seeds": len(seeds),
+            "ms_per_trial": 1000 * float(np.mean([cells[(n, o)].seconds.mean() for o in objectives])),
+            "curve": scores.mean(axis=(0, 1)).tolist(),
+            "ranks": [],
+        }
+    for o in objectives:
+        shared = sorted(set.intersection(*(set(cells[(n, o)].seeds) for n in searchers))) if searchers else []
+        for k in shared:
+            bests = [cells[(n, o)].best[cells[(n, o)].seeds.index(k), point - 1] for n in searchers]
+            for n, r in zip(searchers, rankdata(bests), strict=True):
+                stats[n]["ranks"].append(float(r))
+    for n in searchers:
+        ranks = stats[n].pop("ranks")
+        stats[n]["rank"] = float(np.mean(ranks)) if ranks else float("nan")
+    return stats
+
+
+def _summarize_point(setting: str, point: int, names: list[str], groups: dict, cells: dict) -> dict:
+    """Per group ("suite:half") and per half (mean over its suites, equal weight each): the searchers that
+    ran all of it, their score, median, rank among them and cost; and the mean score per objective."""
+    covering = {k: [n for n in names if _common_seeds(cells, n, objs)] for k, objs in groups.items()}
+    group_stats = {k: _group_stats(cells, objs, covering[k], point) for k, objs in groups.items()}
+    halves: dict = {}
+    for half in HALVES:
+        keys = [k for k in groups if k.endswith(":" + half)]
+        full = [n for n in names if keys and all(n in covering[k] for k in keys)]
+        per_group = [_group_stats(cells, groups[k], full, point) for k in keys]
+        halves[half] = {
+            "suites": [k.split(":")[0] for k in keys],
+            "searchers": {
+                n: {
+                    "mean": float(np.mean([g[n]["mean"] for g in per_group])),
+                    "stderr": float(np.sqrt(np.nansum([g[n]["stderr"] ** 2 for g in per_group])) / len(keys)),
+                    "median": float(np.mean([g[n]["median"] for g in per_group])),
+                    "rank": float(np.mean([g[n]["rank"] for g in per_group])),
+                    "seeds": min(g[n]["seeds"] for g in per_group),
+                    "ms_per_trial": float(np.mean([g[n]["ms_per_trial"] for g in per_group])),
+                    "curve": np.mean([g[n]["curve"] for g in per_group], axis=0).tolist(),
+                }
+                for n in full
+            },
+        }
+    per_objective = {
+        o: {
+            n: [float(cells[(n, o)].scores[:, point - 1].mean()), len(cells[(n, o)].seeds)]
+            for n in names
+            if (n, o) in cells
+        }
+        for objs in groups.values()
+        for o in objs
+    }
+    return {
+        "setting": setting,
+        "evaluations": point,
+        "groups": group_stats,
+        "halves": halves,
+        "per_objective": per_objective,
+    }
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def _fmt(stats: dict | None, key: str = "mean", digits: int = 1) -> str:
+    """A statistic as text ("—" where the searcher did not run that part)."""
+    if stats is None:
+        return "—"
+    value = stats[key]
+    if key == "mean" and np.isfinite(stats.get("stderr", np.nan)):
+        return f"{value:.{digits}f} ± {stats['stderr']:.{digits}f}"
+    return f"{value:.{digits if key != 'rank' else 2}f}"
+
+
+def _half_row(halves: dict, name: str) -> list[str]:
+    """A searcher's row of a setting's main table: both halves side by side, then its cost per trial."""
+    stats = [halves[h]["searchers"][name] for h in HALVES if name in halves[h]["searchers"]]
+    cells = [_fmt(halves[h]["searchers"].get(name), key) for key in ("mean", "median", "rank") for h in HALVES]
+    ms = np.mean([s["ms_per_trial"] for s in stats])
+    return [name, str(min(s["seeds"] for s in stats))] + cells + [f"{ms:.1f}"]
+
+
+def _title(key: str) -> str:
+    """A setting@point key as a heading."""
+    setting, point = key.split("@")
+    parsed = Setting.parse(setting)
+    if parsed.batched:
+        return (
+            f"{setting}: the challenge's protocol ({parsed.budget // parsed.concurrency} rounds of "
+            f"{parsed.concurrency}), score after {point} evaluations"
+        )
+    return f"{setting}: {point} evaluations, up to {parsed.concurrency} pending (asynchronous)"
+
+
+def markdown(summary: dict, argv: list[str] | None, wall: float | None) -> tuple[str, str]:
+    """external.md (per setting: halves side by side, per suite, cost) and external_objectives.md."""
+    names = summary["searchers"]
+    intro = [
+        "Score at n evaluations = 100 × (1 − (best − optimum) / (random − optimum)): 100 is the optimum, 0 the "
+        "exact expected best of n uniform random draws (from a dense random sample per objective), negative "
+        "is worse than random search. `optimum` is the known optimum (COCO, our synthetic functions) or the "
+        "best value any cached run or the random sample found (bayesmark's definition). A half's score is the "
+        "mean over its suites (each suite weighs the same) of the mean over the suite half's objectives, "
+        "± standard error over seeds; median: of the per-objective-and-seed scores; rank: mean rank among the "
+        "searchers of the table on the objectives and seeds they all ran (1 is best). ms / trial: searcher "
+        "time (suggest + on_trial_complete) per completed trial, on this shared 2-core machine. A searcher is "
+        "shown for a half only where it ran every objective of it; seeds: the fewest it has on a suite half.",
+        "",
+        "**dev** is the development half (tune on it), **held out** the held-out half (only check on it); "
+        "the split is fixed in `experiments/suites/__init__.py`.",
+        "",
+    ]
+    if wall is not None:
+        intro += [f"Wall time of this command: {wall / 60:.1f} min.", ""]
+    lines = header("external", "Searchers on external suites, development and held-out halves", argv, PACKAGES) + intro
+    lines += ["## Suites", ""]
+    lines += table(
+        ["suite", "dev", "held out"],
+        [[s.name, ", ".join(s.dev), ", ".join(s.held_out)] for s in SUITES.values()],
+    )
+    objectives_md = header("external", "Score per objective", argv, PACKAGES) + [
+        "Mean score over seeds (seeds in brackets) per objective, setting and searcher; see external.md.",
+        "",
+    ]
+    for key, point in summary["settings"].items():
+        lines += [f"## {_title(key)}", ""]
+        halves = point["halves"]
+        shown = [n for n in names if any(n in halves[h]["searchers"] for h in HALVES)]
+        if shown:
+            suites = {h: ", ".join(halves[h]["suites"]) for h in HALVES}
+            lines += [f"Suites: dev {suites[DEV] or '—'}; held out {suites[HELD_OUT] or '—'}.", ""]
+            head = ["searcher", "seeds", "dev score", "held-out score", "dev median", "held-out median"]
+            lines += table(head + ["dev rank", "held-out rank", "ms / trial"], [_half_row(halves, n) for n in shown])
+        groups = point["groups"]
+        in_groups = [n for n in names if any(n in g for g in groups.values())]
+        lines += [f"Per suite half ({key}): mean score ± standard error (seeds), ms / trial in brackets.", ""]
+        lines += table(
+            ["searcher"] + [k.replace(":", " ").replace("held_out", "held out") for k in groups],
+            [
+                [n]
+                + [
+                    f"{_fmt(g[n])} ({g[n]['seeds']}) [{g[n]['ms_per_trial']:.1f}]" if n in g else "—"
+                    for g in groups.values()
+                ]
+                for n in in_groups
+            ],
+        )
+        per_objective = point["per_objective"]
+        with_runs = [n for n in names if any(n in v for v in per_objective.values())]
+        objectives_md += [f"## {_title(key)}", ""]
+        objectives_md += table(
+            ["objective", "suite", "half", "optimum"] + with_runs,
+            [
+                [o, suite_of(o), half_of(o).replace("held_out", "held out"), f"{summary['optimum'][o]:.6g}"]
+                + [f"{v[n][0]:.1f} ({v[n][1]})" if n in v else "—" for n in with_runs]
+                for o, v in per_objective.items()
+            ],
+        )
+    return "\n".join(lines), "\n".join(objectives_md)
+
+
+def plot(summary: dict, path: Path) -> None:
+    """Mean score of the best so far (against random search at the same number of evaluations) per
+    searcher, one panel per setting: development half solid, held-out half dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    last: dict[str, dict] = {}
+    for point in summary["settings"].values():  # the largest evaluation count of each setting
+        last[point["setting"]] = point
+    fig, axes = plt.subplots(1, max(len(last), 1), figsize=(5.5 * max(len(last), 1), 4.5), squeeze=False)
+    for ax, (setting, point) in zip(axes[0], last.items(), strict=False):
+        for i, name in enumerate(summary["searchers"]):
+            for half, style in ((DEV, "-"), (HELD_OUT, "--")):
+                stats = point["halves"][half]["searchers"].get(name)
+                if stats is not None:
+                    x = np.arange(1, len(stats["curve"]) + 1)
+                    label = name if half == DEV or name not in point["halves"][DEV]["searchers"] else None
+                    ax.plot(x, stats["curve"], style, color=f"C{i % 10}", lw=1.2, label=label)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_ylim(-60, 100)
+        ax.set_title(f"{setting}: dev (solid), held out (dashed)")
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("mean score (0: random search at that budget)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(cache: Path, out: Path, searchers: list[str] | None, argv: list[str] | None, wall: float | None) -> str:
+    """Re-score the cache and write external.md / external_objectives.md / external.json / external.png."""
+    summary = score_runs(cache, searchers)
+    text, per_objective = markdown(summary, argv, wall)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "external.md").write_text(text)
+    (out / "external_objectives.md").write_text(per_objective)
+    (out / "external.json").write_text(json.dumps(summary))
+    plot(summary, out / "external.png")
+    return text
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run what is missing from the cache (one stage from the flags, or the whole PLAN), then report."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plan", action="store_true", help="run every stage of PLAN (with --searchers: theirs only)")
+    parser.add_argument("--suites", default="all", help="suites, suite:dev / suite:held_out halves or objectives")
+    parser.add_argument("--settings", default=ASYNC, help="e.g. 32x8,100x8,100x1 (asynchronous) or 16r8 (rounds)")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1")
+    parser.add_argument("--searchers", help=f"comma separated (default {','.join(CHEAP)}; with --plan: all of it)")
+    parser.add_argument("--rerun", default="", help="searchers whose cached runs are run again")
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes")
+    parser.add_argument("--report-only", action="store_true", help="only re-score the cache")
+    parser.add_argument("--report-searchers", help="searchers in the report (default: all cached)")
+    parser.add_argument("--list", action="store_true", help="print the runs that would be run, and stop")
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    _limit_threads()
+    known = searcher_names()
+    only = args.searchers.split(",") if args.searchers else None
+    rerun = set(filter(None, args.rerun.split(",")))
+    unknown = set(only or []) | rerun | set((args.report_searchers or "").split(",")) - {""}
+    if unknown - set(known):
+        parser.error(f"unknown searchers {sorted(unknown - set(known))}; known: {known}")
+    start = time.time()
+    if not args.report_only:
+        if args.plan:
+            tasks = plan_tasks(PLAN, args.cache, only, rerun)
+        else:
+            stage = Stage(tuple(only or CHEAP), args.suites, args.settings, args.seeds)
+            tasks = plan_tasks([stage], args.cache, None, rerun)
+        counts: dict[tuple[str, str], int] = {}
+        for searcher, _, setting, _ in tasks:
+            counts[(searcher, setting)] = counts.get((searcher, setting), 0) + 1
+        print(
+            f"{len(tasks)} runs to do: " + ", ".join(f"{n} {s}: {c}" for (n, s), c in counts.items()), file=sys.stderr
+        )
+        if args.list:
+            return
+        objectives = list(dict.fromkeys(task[1] for task in tasks))
+        random_samples(objectives, args.cache, args.jobs)
+        run_missing(tasks, args.cache, args.jobs)
+    wall = None if args.report_only else time.time() - start
+    report_searchers = args.report_searchers.split(",") if args.report_searchers else None
+    print(report(args.cache, args.out, report_searchers, argv, wall))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Bayesmark's scikit-learn tuning problems (the NeurIPS 2020 black-box optimization challenge) as `Objective`s.
+
+The problems are bayesmark 0.0.8's own definitions (`bayesmark.sklearn_funcs.SklearnModel`: its models,
+fixed parameters, search spaces, data loading and 80 % train split, 5-fold cross-validated loss), run on
+numpy 2 / scikit-learn 1.9 with these shims:
+
+- `np.float_` / `np.unicode_` are aliased to `np.float64` / `np.str_` before bayesmark is imported, and
+  `sklearn.datasets.load_boston` (removed) is stubbed; the boston problems are not used.
+- The `lasso` / `linear` classifiers' `multi_class="ovr"` with liblinear is gone: the logistic regression
+  is wrapped in `OneVsRestClassifier` (the same one-vs-rest fit; for binary data a plain fit).
+- The regressors' `normalize` flag (removed in scikit-learn 1.2) is reproduced: with an intercept, each
+  column is centred and divided by its l2 norm on the training fold before the fit (`L2Normalizer`);
+  without an intercept the flag is ignored, as scikit-learn did.
+- Every model that takes a `random_state` gets `random_state=0`, so an evaluation is deterministic given
+  its config (bayesmark leaves trees with `max_features < 1`, SVC's Platt scaling, MLPs and AdaBoost
+  unseeded, i.e. noisy).
+- Only the cross-validated loss is computed (bayesmark also refits on the whole training split to report a
+  generalization loss nobody optimizes: half the cost).
+
+Search spaces become Tune domains: real `linear` -> `uniform`, real `log` -> `loguniform`, int `linear`
+-> `randint` and int `log` -> `lograndint` (bayesmark's int ranges include the upper end), bool and cat ->
+`choice`. No Tune domain is logit-scaled: a `logit` real p in (lo, hi) is searched as its logit, key
+`logit_<name>` ~ `uniform(logit(lo), logit(hi))`, and mapped back with the logistic function before the
+model sees it. That keeps the challenge's geometry (e.g. beta_2 in (0.9, 1 - 1e-6) spends half its range
+above 0.999) and makes uniform random search in Tune the challenge's own random-search baseline.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+from ray import tune
+from scipy.special import expit, logit
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import make_pipeline
+
+from experiments.objectives import Objective
+from experiments.spaces import Categorical, Integer, snap_int
+
+LOGIT_PREFIX = "logit_"
+
+# (model, data set, metric) per problem, half development and half held out (`experiments.suites`). Only
+# data sets that ship with scikit-learn. Each half has one problem per model (SVM only on classification:
+# its regressor is flat on unscaled diabetes), three classification and three regression problems, two
+# nll, one accuracy and three regression metrics. MLP-adam/sgd (0.2-2 s per evaluation here) and AdaBoost
+# (0.5-3 s) are left out for cost: a run of 128 evaluations would take minutes of objective time alone.
+PROBLEMS: tuple[tuple[str, str, str], ...] = (
+    ("DT", "breast", "nll"),
+    ("kNN", "diabetes", "mse"),
+    ("lasso", "iris", "nll"),
+    ("linear", "diabetes", "mae"),
+    ("SVM", "wine", "acc"),
+    ("RF", "diabetes", "mse"),
+    ("DT", "diabetes", "mae"),
+    ("kNN", "wine", "nll"),
+    ("lasso", "diabetes", "mse"),
+    ("linear", "breast", "acc"),
+    ("SVM", "iris", "nll"),
+    ("RF", "diabetes", "mae"),
+)
+
+
+def problem_name(model: str, dataset: str, metric: str) -> str:
+    """The objective's name: `bm_DT_breast_nll`."""
+    return f"bm_{model}_{dataset}_{metric}"
+
+
+def import_bayesmark() -> Any:
+    """Import `bayesmark.sklearn_funcs` on numpy 2 / scikit-learn 1.9 (the shims in the module docstring)."""
+    for alias, target in (("float_", np.float64), ("unicode_", np.str_)):
+        if alias not in vars(np):
+            setattr(np, alias, target)
+    import sklearn.datasets
+
+    if "load_boston" not in vars(sklearn.datasets):  # removed in scikit-learn 1.2; bayesmark names it at import
+        sklearn.datasets.load_boston = None
+    import bayesmark.sklearn_funcs
+
+    return bayesmark.sklearn_funcs
+
+
+class L2Normalizer(TransformerMixin, BaseEstimator):
+    """scikit-learn < 1.2's `normalize=True`: centre each column and divide it by its l2 norm (fit per fold)."""
+
+    def fit(self, x: np.ndarray, y: np.ndarray | None = None) -> L2Normalizer:
+        """Learn the column means and the l2 norms of the centred columns (1 where a norm is 0)."""
+        self.mean_ = x.mean(axis=0)
+        norm = np.linalg.norm(x - self.mean_, axis=0)
+        self.scale_ = np.where(norm == 0, 1.0, norm)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Centre and scale with the fitted statistics."""
+        return (x - self.mean_) / self.scale_
+
+
+def _model_factory(base: type, fixed: dict, api_config: dict) -> tuple[Callable[..., Any], dict]:
+    """The (factory, fixed parameters) that reproduce bayesmark's model on scikit-learn 1.9, seeded."""
+    fixed = dict(fixed)
+    if "random_state" in base().get_params():
+        fixed["random_state"] = 0
+    if fixed.pop("multi_class", None) == "ovr":  # liblinear's one-vs-rest logistic regression
+        from sklearn.multiclass import OneVsRestClassifier
+
+        def ovr(**params: Any) -> Any:
+            return OneVsRestClassifier(base(**params))
+
+        return ovr, fixed
+    if "normalize" in api_config:
+
+        def normalized(normalize: bool, **params: Any) -> Any:
+            model = base(**params)
+            return make_pipeline(L2Normalizer(), model) if normalize and params["fit_intercept"] else model
+
+        return normalized, fixed
+    return base, fixed
+
+
+def tune_space(api_config: dict) -> dict:
+    """A Tune search space for a bayesmark `api_config` (the conversions in the module docstring)."""
+    space: dict = {}
+    for name, cfg in api_config.items():
+        kind, warp = cfg["type"], cfg.get("space", "linear")
+        if kind in ("bool", "cat"):
+            space[name] = tune.choice([False, True] if kind == "bool" else list(cfg["values"]))
+        elif kind == "int":
+            low, high = (int(v) for v in cfg["range"])
+            space[name] = (tune.lograndint if warp == "log" else tune.randint)(low, high + 1)
+        elif warp == "logit":
+            low, high = (float(v) for v in cfg["range"])
+            space[LOGIT_PREFIX + name] = tune.uniform(float(logit(low)), float(logit(high)))
+        elif warp == "log":
+            space[name] = tune.loguniform(*(float(v) for v in cfg["range"]))
+        elif warp == "linear":
+            space[name] = tune.uniform(*(float(v) for v in cfg["range"]))
+        else:
+            raise ValueError(f"unsupported bayesmark space {cfg}")
+    return space
+
+
+def model_params(space: dict, config: dict) -> dict:
+    """The model's keyword arguments for a Tune config: logits mapped back, integers snapped, bools cast."""
+    params: dict = {}
+    for key, domain in space.items():
+        value = config[key]
+        if key.startswith(LOGIT_PREFIX):
+            params[key[len(LOGIT_PREFIX) :]] = float(expit(value))
+        elif isinstance(domain, Integer):
+            params[key] = snap_int(value, domain)
+        elif isinstance(domain, Categorical):
+            params[key] = bool(value) if isinstance(value, (bool, np.bool_)) else value
+        else:
+            params[key] = float(value)
+    return params
+
+
+class BayesmarkProblem:
+    """One bayesmark problem as a deterministic, memoized function of a Tune config (data loaded lazily)."""
+
+    def __init__(self, model: str, dataset: str, metric: str) -> None:
+        self.model, self.dataset, self.metric = model, dataset, metric
+        self._memo: dict[tuple, float] = {}
+
+    @functools.cached_property
+    def _problem(self) -> Any:
+        """bayesmark's `SklearnModel`, with the scikit-learn 1.9 model factory and seeded fixed parameters."""
+        sklearn_funcs = import_bayesmark()
+        problem = sklearn_funcs.SklearnModel(self.model, self.dataset, self.metric)
+        problem.base_model, problem.fixed_params = _model_factory(
+            problem.base_model, problem.fixed_params, problem.api_config
+        )
+        return problem
+
+    @functools.cached_property
+    def space(self) -> dict:
+        """The Tune search space (bayesmark's `api_config`, converted)."""
+        sklearn_funcs = import_bayesmark()
+        from bayesmark.data import ProblemType, get_problem_type
+
+        models = (
+            sklearn_funcs.MODELS_CLF if get_problem_type(self.dataset) == ProblemType.clf else sklearn_funcs.MODELS_REG
+        )
+        return tune_space(models[self.model][2])
+
+    def __call__(self, config: dict) -> float:
+        """bayesmark's 5-fold cross-validated loss (lower is better) of the model at `config`."""
+        from sklearn.model_selection import cross_val_score
+
+        params = model_params(self.space, config)
+        key = tuple(sorted(params.items()))
+        if key not in self._memo:
+            problem = self._problem
+            estimator = problem.base_model(**params, **problem.fixed_params)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scores = cross_val_score(
+                    estimator, problem.data_X, problem.data_y, scoring=problem.scorer, cv=import_bayesmark().CV_SPLITS
+                )
+            self._memo[key] = float(-np.mean(scores))
+        return self._memo[key]
+
+
+def objectives(problems: tuple[tuple[str, str, str], ...] = PROBLEMS) -> dict[str, Objective]:
+    """The bayesmark problems as `Objective`s (kind "model", optimum unknown)."""
+    out = {}
+    for model, dataset, metric in problems:
+        fn = BayesmarkProblem(model, dataset, metric)
+        name = problem_name(model, dataset, metric)
+        out[name] = Objective(
+            name, "model", fn.space, fn, None, f"bayesmark {model} on {dataset}, 5-fold CV {metric} (seeded)"
+        )
+    return out
