@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Brings up a real Slurm cluster of two emulated nodes (n1 and n2, 2 CPUs each) on this one machine,
-# for the Slurm tests (tests/test_slurm.py). Idempotent: running it again keeps what already runs.
+# Brings up a real Slurm cluster of four emulated nodes (n1..n4, 16 logical CPUs each) on this one
+# machine, for the Slurm tests (tests/test_slurm.py: 2-node jobs of 2 CPUs per node, and a 4-node job
+# of 16 CPUs per node, 64 trials in flight). Idempotent: running it again keeps what already runs, and
+# restarts the daemons only when the generated slurm.conf changed (e.g. from an earlier 2-node one).
 #
 #   bash .ci/slurm-up.sh          # install (Debian packages, once), configure, start, wait until idle
 #   bash .ci/slurm-up.sh --down   # stop the daemons this script started (by the PIDs in their pid files)
 #
 # Needs root on Debian 12 (Slurm 22.05 and munge from Debian's packages, no systemd needed).
-# Both nodes share this machine's hostname and IP; `$SLURMD_NODENAME` tells them apart in a job.
+# All nodes share this machine's hostname and IP; `$SLURMD_NODENAME` tells them apart in a job.
+# The nodes declare more CPUs than the machine has (SlurmdParameters=config_overrides): they are
+# slots for sleeping or light trials, as the tests run them.
 set -euo pipefail
 
 # Where the emulated cluster keeps its configuration, state, logs and pid files.
@@ -15,24 +19,25 @@ STATE_DIR=/var/lib/slurm-emu
 LOG_DIR=/var/log/slurm-emu
 RUN_DIR=/run/slurm-emu
 # The emulated nodes: names, CPUs each, and the first slurmd port (node i listens on FIRST_PORT + i - 1).
-NODE_NAMES=(n1 n2)
-CPUS_PER_NODE=2
+NODE_NAMES=(n1 n2 n3 n4)
+CPUS_PER_NODE=16
 FIRST_PORT=17001
 # How long to wait for the nodes to become idle, in seconds.
 WAIT_S=60
 
-stop_pidfile() {  # stop_pidfile FILE: SIGTERM the process named in FILE, if it still runs
+stop_pidfile() {  # stop_pidfile FILE: SIGTERM the process named in FILE, if it still runs, and wait until it is gone
   local pid
   [[ -s "$1" ]] || return 0
   pid=$(cat "$1")
   if kill -0 "$pid" 2>/dev/null; then
     kill "$pid"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     echo "stopped $(basename "$1" .pid) (pid $pid)"
   fi
 }
 
 if [[ "${1:-}" == "--down" ]]; then
-  for node in "${NODE_NAMES[@]}"; do stop_pidfile "$RUN_DIR/slurmd-$node.pid"; done
+  for pidfile in "$RUN_DIR"/slurmd-*.pid; do stop_pidfile "$pidfile"; done
   stop_pidfile "$RUN_DIR/slurmctld.pid"
   stop_pidfile /run/munge/munged.pid
   exit 0
@@ -94,10 +99,10 @@ EOF
 mkdir -p "$(dirname "$SLURM_CONF_FILE")" "$STATE_DIR/ctld" "$LOG_DIR" "$RUN_DIR"
 for node in "${NODE_NAMES[@]}"; do mkdir -p "$STATE_DIR/$node"; done
 if [[ ! -f "$SLURM_CONF_FILE" ]] || [[ "$(cat "$SLURM_CONF_FILE")" != "$conf" ]]; then
-  # A changed configuration: restart what runs with the old one.
-  for node in "${NODE_NAMES[@]}"; do stop_pidfile "$RUN_DIR/slurmd-$node.pid"; done
+  # A changed configuration: restart what runs with the old one (nodes an older configuration had
+  # beyond NODE_NAMES included: every slurmd pid file of this script).
+  for pidfile in "$RUN_DIR"/slurmd-*.pid; do stop_pidfile "$pidfile"; done
   stop_pidfile "$RUN_DIR/slurmctld.pid"
-  sleep 1
   printf '%s\n' "$conf" >"$SLURM_CONF_FILE"
 fi
 

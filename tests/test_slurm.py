@@ -1,45 +1,61 @@
-"""Multi-node tests: the project's sbatch script on a real (emulated 2-node) Slurm cluster, a job
-cancelled and submitted again, and a Ray node SIGKILLed mid-run (no Slurm needed for that one).
+"""Multi-node tests: the project's sbatch script on a real (emulated) Slurm cluster, on 2 nodes and
+on 4 nodes with 64 trials in flight, a job cancelled and submitted again, and a Ray node SIGKILLed
+mid-run (no Slurm needed for that one).
 
-The Slurm tests need a Slurm cluster with two idle nodes; on one Debian machine (root) bring up the
-emulated one first:  bash .ci/slurm-up.sh   (then: python -m pytest -q tests/test_slurm.py).
-Everything these tests start they stop by PID (never `ray stop`: other Ray clusters may share the host).
+The Slurm tests need a Slurm cluster with idle nodes (2 nodes; the 4-node test: 4 nodes of 16 CPUs);
+on one Debian machine (root) bring up the emulated one first:  bash .ci/slurm-up.sh   (then:
+python -m pytest -q tests/test_slurm.py). Everything these tests start they stop by PID (never
+`ray stop`: other Ray clusters may share the host).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from experiments.scale import RayCluster, Setup, descendants, process_name
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SBATCH = os.path.join(ROOT, "slurm", "pgsearch.sbatch")
-HOW_TO = (
-    "no Slurm cluster with 2 idle nodes (sinfo): bring the emulated one up with `bash .ci/slurm-up.sh` "
-    "(root, Debian 12), then run `python -m pytest -q tests/test_slurm.py` (see slurm/README.md)"
-)
 
 
-def _idle_slurm_nodes() -> int:
+def _how_to(nodes: int, cpus: int) -> str:
+    return (
+        f"no Slurm cluster with {nodes} idle nodes of at least {cpus} CPUs (sinfo): bring the emulated one up "
+        "with `bash .ci/slurm-up.sh` (root, Debian 12; 4 nodes of 16 CPUs), then run "
+        "`python -m pytest -q tests/test_slurm.py` (see slurm/README.md)"
+    )
+
+
+def _idle_slurm_nodes(min_cpus: int = 1) -> int:
+    """How many Slurm nodes are idle and have at least ``min_cpus`` CPUs (0 without Slurm)."""
     try:
         out = subprocess.run(
-            ["sinfo", "-h", "-N", "-t", "idle", "-o", "%N"], capture_output=True, text=True, timeout=10
+            ["sinfo", "-h", "-N", "-t", "idle", "-o", "%N %c"], capture_output=True, text=True, timeout=10
         )
     except (OSError, subprocess.TimeoutExpired):
         return 0
-    return len(set(out.stdout.split())) if out.returncode == 0 else 0
+    if out.returncode != 0:
+        return 0
+    nodes = {}
+    for line in out.stdout.splitlines():
+        name, cpus = line.split()
+        nodes[name] = int(cpus)
+    return sum(cpus >= min_cpus for cpus in nodes.values())
 
 
-needs_slurm = pytest.mark.skipif(_idle_slurm_nodes() < 2, reason=HOW_TO)
+needs_slurm = pytest.mark.skipif(_idle_slurm_nodes(2) < 2, reason=_how_to(2, 2))
+needs_4_slurm_nodes = pytest.mark.skipif(_idle_slurm_nodes(16) < 4, reason=_how_to(4, 16))
 
 
 def _job_env(job_dir: str) -> dict:
@@ -58,11 +74,15 @@ def _show_logs(job_dir: str) -> str:
     return "\n".join(text)
 
 
-def _sbatch(job_dir: str, name: str, *args: str, wait: bool = True) -> subprocess.CompletedProcess:
-    cmd = ["sbatch", "--parsable", f"--job-name={name}", f"--output={job_dir}/slurm-%j.out"]
+def _sbatch(
+    job_dir: str, name: str, *args: str, wait: bool = True, options: tuple[str, ...] = (), timeout_s: float = 300
+) -> subprocess.CompletedProcess:
+    """``sbatch`` of slurm/pgsearch.sbatch with ``args`` (the script's own) and sbatch ``options``.
+    ``timeout_s`` only guards against a hung job."""
+    cmd = ["sbatch", "--parsable", f"--job-name={name}", f"--output={job_dir}/slurm-%j.out", *options]
     cmd += ["--wait"] if wait else []
     return subprocess.run(
-        cmd + [SBATCH, *args], cwd=ROOT, env=_job_env(job_dir), capture_output=True, text=True, timeout=300
+        cmd + [SBATCH, *args], cwd=ROOT, env=_job_env(job_dir), capture_output=True, text=True, timeout=timeout_s
     )
 
 
@@ -99,6 +119,48 @@ def test_sbatch_runs_the_main_job_on_both_nodes(tmp_path):
     results = _last_results(experiment)
     assert len(results) == 8
     assert len({r["node_id"] for r in results.values()}) == 2, _show_logs(job_dir)
+    assert not glob.glob(f"/tmp/ray-{job_id}-*"), "the job left its Ray temp dirs behind"
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@needs_4_slurm_nodes
+def test_sbatch_runs_64_trials_in_flight_on_4_nodes(tmp_path):
+    """The sbatch script at 4 nodes x 16 CPUs with the scale study's driver (PGSearcher, trials that
+    sleep and report, the first 64 waiting for each other at a start barrier): the job succeeds,
+    64 trials ran at once, on all 4 Slurm nodes and their 4 Ray nodes."""
+    job_dir, name = str(tmp_path / "job"), f"pgs-test-{secrets.token_hex(3)}"
+    os.makedirs(job_dir)
+    setup = Setup(nodes=4, cpus_per_node=16, trials=256, reports=3, mean_s=2.0)
+    spec_path, summary_path = tmp_path / "spec.json", tmp_path / "summary.json"
+    spec = {
+        "arm": "pgsearch",  # the driver connects to the job's cluster through RAY_ADDRESS
+        "setup": dataclasses.asdict(setup),
+        "storage": str(tmp_path / "results"),
+        "summary": str(summary_path),
+    }
+    spec_path.write_text(json.dumps(spec))
+    done = _sbatch(
+        job_dir,
+        name,
+        *("python", "-u", "-m", "experiments.scale", "--drive", str(spec_path)),
+        options=(f"--nodes={setup.nodes}", f"--cpus-per-task={setup.cpus_per_node}"),
+        timeout_s=3600,
+    )
+    assert done.returncode == 0, done.stderr + _show_logs(job_dir)
+    job_id = done.stdout.strip().split(";")[0]
+
+    summary = json.loads(summary_path.read_text())
+    assert summary["alive_nodes"] == 4 and summary["cluster_cpus"] == 64, summary
+    assert summary["num_trials"] == setup.trials and summary["num_errors"] == 0
+    assert summary["finished"] == setup.trials
+    # 64 trials in flight: all running at one moment, on every Slurm node (its own Ray node each).
+    assert summary["max_running_tune"] >= 60 and summary["max_running_inside"] >= 60, summary
+    # ($SLURMD_NODENAME of the trials' workers: the emulated nodes share hostname and IP.)
+    assert len(summary["slurm_nodes"]) == setup.nodes and summary["nodes"] == setup.nodes, summary
+    assert summary["dup_in_flight"] == 0 and summary["searcher"]["dup_in_flight"] == 0
+    searcher = summary["searcher"]
+    assert searcher["live_max"] == 64 and searcher["n_told"] == setup.trials and searcher["n_failed"] == 0
     assert not glob.glob(f"/tmp/ray-{job_id}-*"), "the job left its Ray temp dirs behind"
 
 
@@ -149,119 +211,17 @@ def test_shell_scripts_are_shellcheck_clean():
 # ---- a Ray node SIGKILLed mid-run, no Slurm -----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _descendants(pid: int) -> list[int]:
-    """The PIDs of every process below ``pid`` (from /proc, no extra package)."""
-    children: dict[int, list[int]] = {}
-    for stat in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(stat) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def _name(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-def _stop(procs: list[subprocess.Popen]) -> None:
-    """SIGTERM the `ray start --block` processes (they stop their node), then SIGKILL what is left."""
-    left = [c for p in procs for c in _descendants(p.pid)]
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    for pid in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
 def test_a_killed_ray_node_loses_no_trial(tmp_path):
-    port, client_port, dashboard_port = _free_port(), _free_port(), _free_port()
-    tmp_root = f"/tmp/rft-{os.getpid()}"  # short: Ray's socket paths must stay under 107 bytes
-    env = dict(
-        os.environ,
-        RAY_AUTH_MODE="token",
-        RAY_AUTH_TOKEN=secrets.token_hex(32),
-        RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0",
-        RAY_USAGE_STATS_ENABLED="0",
+    # A head and one worker node of 1 CPU each, token auth; FAULT_TEST_NODE tells trials which node runs them.
+    cluster = RayCluster(
+        2,
+        1,
+        log_path=tmp_path / "ray-start.log",
+        auth_mode="token",
+        node_env=[{"FAULT_TEST_NODE": "head"}, {"FAULT_TEST_NODE": "worker"}],
+        wait_s=120,
     )
-    env.pop("RAY_ADDRESS", None)
-    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
-    ray_cmd = [
-        os.path.join(os.path.dirname(sys.executable), "ray"),
-        "start",
-        "--block",
-        "--num-cpus",
-        "1",
-        "--disable-usage-stats",
-    ]
-    logs = open(tmp_path / "ray-start.log", "w")
-    procs: list[subprocess.Popen] = []
-    try:
-        procs.append(
-            subprocess.Popen(
-                ray_cmd
-                + [
-                    "--head",
-                    "--node-ip-address",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--include-dashboard=false",
-                    "--ray-client-server-port",
-                    str(client_port),
-                    "--dashboard-port",
-                    str(dashboard_port),
-                    "--temp-dir",
-                    f"{tmp_root}-h",
-                ],
-                env=dict(env, FAULT_TEST_NODE="head"),
-                stdout=logs,
-                stderr=subprocess.STDOUT,
-            )
-        )
-        address = f"127.0.0.1:{port}"
-        deadline = time.time() + 90
-        while (
-            subprocess.run([ray_cmd[0], "health-check", "--address", address], env=env, capture_output=True).returncode
-            != 0
-        ):
-            assert procs[0].poll() is None and time.time() < deadline, open(tmp_path / "ray-start.log").read()
-            time.sleep(0.5)
-        procs.append(
-            subprocess.Popen(
-                ray_cmd + ["--address", address, "--temp-dir", f"{tmp_root}-w"],
-                env=dict(env, FAULT_TEST_NODE="worker"),
-                stdout=logs,
-                stderr=subprocess.STDOUT,
-            )
-        )
-
+    with cluster:
         num_samples, storage, name = 6, str(tmp_path / "results"), "fault"
         summary_path = str(tmp_path / "summary.json")
         driver = subprocess.Popen(
@@ -274,29 +234,30 @@ def test_a_killed_ray_node_loses_no_trial(tmp_path):
                 summary_path,
             ],
             cwd=ROOT,
-            env=dict(env, RAY_ADDRESS=address),
+            env=dict(cluster.env, RAY_ADDRESS=cluster.address),
             stdout=open(tmp_path / "driver.log", "w"),
             stderr=subprocess.STDOUT,
         )
         experiment = os.path.join(storage, name)
+        try:
+            # Once a trial on the worker node has checkpointed a few steps, SIGKILL that node's raylet.
+            deadline = time.time() + 150
+            victim = None
+            while victim is None:
+                assert driver.poll() is None and time.time() < deadline, open(tmp_path / "driver.log").read()
+                for r in _last_results(experiment).values():
+                    if r.get("node_tag") == "worker" and r["step"] >= 3:
+                        victim = r["trial_id"]
+                time.sleep(0.1)
+            raylets = [pid for pid in descendants(cluster.procs[1].pid) if process_name(pid) == "raylet"]
+            assert len(raylets) == 1
+            os.kill(raylets[0], signal.SIGKILL)
 
-        # Once a trial on the worker node has checkpointed a few steps, SIGKILL that node's raylet.
-        victim = None
-        while victim is None:
-            assert driver.poll() is None and time.time() < deadline + 60, open(tmp_path / "driver.log").read()
-            for r in _last_results(experiment).values():
-                if r.get("node_tag") == "worker" and r["step"] >= 3:
-                    victim = r["trial_id"]
-            time.sleep(0.1)
-        raylets = [pid for pid in _descendants(procs[1].pid) if _name(pid) == "raylet"]
-        assert len(raylets) == 1
-        os.kill(raylets[0], signal.SIGKILL)
-
-        assert driver.wait(timeout=180) == 0, open(tmp_path / "driver.log").read()
-    finally:
-        _stop(procs)
-        logs.close()
-        subprocess.run(["rm", "-rf", f"{tmp_root}-h", f"{tmp_root}-w"])
+            assert driver.wait(timeout=180) == 0, open(tmp_path / "driver.log").read()
+        finally:
+            if driver.poll() is None:  # a failed check: stop the driver before its cluster
+                driver.kill()
+                driver.wait()
 
     with open(summary_path) as f:
         summary = json.load(f)
