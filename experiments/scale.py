@@ -785,6 +785,22 @@ def _mean(values: Iterable[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
+def _describe_code(code_dir: str) -> str:
+    """Where the measured ray_pgsearch came from: the commit of the git checkout it lies in (and
+    whether the package had uncommitted changes), else its directory (e.g. an archive of a commit
+    named after it)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=code_dir, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("log", "-1", "--format=%h", "--", ".")
+    if not commit:
+        return f"`{os.path.dirname(code_dir)}` (not a git checkout)"
+    dirty = " with uncommitted changes" if git("status", "--porcelain", ".") else ""
+    return f"`ray_pgsearch` of commit {commit}{dirty}"
+
+
 def write_report(
     argv: list[str] | None,
     setup: Setup,
@@ -795,6 +811,9 @@ def write_report(
 ) -> None:
     """scale.md (tables and what they show) and scale.json (everything measured)."""
     lines = header("scale", "Scale: PGSearcher in Ray Tune on a 4-node Ray cluster on one machine", argv, [])
+    codes = sorted({a["searcher"]["code"] for a in arms if "searcher" in a})
+    if codes:
+        lines += [f"ray_pgsearch measured: {', '.join(_describe_code(c) for c in codes)}.", ""]
     barrier = (
         f"The first {setup.in_flight} trials wait for each other at a start barrier (files in a directory), so "
         f"none ends before all {setup.in_flight} trial actors are up and the rest of the run goes at full width; "
