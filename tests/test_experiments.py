@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from ray import tune
 
-from experiments import cnn, pg_mixed, rf_regression, time_to_solution, xgboost_ames
+from experiments import cnn, pg_mixed, rf_regression, xgboost_ames
 
 CNN_CONFIG = {
     "blocks": 2,
@@ -105,43 +105,3 @@ def test_cnn_shapes(head: str, blocks: int, size: int) -> None:
     config = {**CNN_CONFIG, "blocks": blocks, "head": head}
     x = cnn.augment(torch.rand(5, 1, size, size), config, torch.Generator().manual_seed(0))
     assert cnn.build_cnn(config, size)(x).shape == (5, 10)
-
-
-def test_time_to_solution_quick(ray_local: None, tmp_path: Path) -> None:
-    runs = time_to_solution.main(["--quick", "--out", str(tmp_path)])
-    text = (tmp_path / "time_to_solution.md").read_text()
-    assert (tmp_path / "time_to_solution.png").stat().st_size > 0
-    for strategy in time_to_solution.STRATEGIES:
-        assert f"| {strategy} |" in text
-        (run,) = runs[strategy]
-        assert run.trials > 0 and run.epochs >= run.trials
-        _, curve = time_to_solution.best_k_curve(run.events)
-        defined = curve[np.isfinite(curve)]
-        assert np.all(np.diff(defined) <= 0)  # the best-6 mean loss never increases
-    for name in time_to_solution.SEARCHERS:
-        (fifo,), (asha,) = runs[name], runs[f"{name} + ASHA"]
-        assert len(fifo.finished) > 0 and len(asha.finished) > 0
-        assert fifo.epochs_per_finished_trial() == cnn.QUICK_EPOCHS  # FIFO trains every trial to the end
-        assert asha.epochs_per_finished_trial() < cnn.QUICK_EPOCHS  # ASHA stops some at the first rung
-    (pbt,) = runs[time_to_solution.PBT]
-    assert pbt.trials == time_to_solution.BEST and not pbt.finished  # all train until the budget ends
-
-
-def test_best_k_curve_is_the_mean_of_the_k_best_trials_so_far() -> None:
-    events = [
-        (0.5, "a", 0.9),
-        (1.0, "b", 0.8),
-        (1.5, "a", 0.3),
-        (2.0, "c", np.nan),
-        (2.5, "c", 0.7),
-        (3.0, "b", 0.95),
-        (3.5, "d", 0.1),
-    ]
-    times, curve = time_to_solution.best_k_curve(events, k=2)
-    assert list(times) == [e[0] for e in events]
-    assert np.isnan(curve[0])  # one trial so far
-    assert np.allclose(curve[1:], [0.85, 0.55, 0.55, 0.5, 0.5, 0.2])  # each trial's best; NaN losses skipped
-    run = time_to_solution.Run(events=events, finished=["a", "b"])
-    assert run.trials == 4 and run.epochs == 7 and run.epochs_per_finished_trial() == 2.0
-    grid = np.array([0.0, 1.0, 1.2, 3.0, 4.0])
-    assert np.allclose(time_to_solution.on_grid(run, grid, k=2), [np.nan, 0.85, 0.85, 0.5, 0.2], equal_nan=True)
