@@ -29,8 +29,9 @@ Same compute budget: every run gets the same wall-clock time and runs at most ``
 a time. The clock starts at a start gate that holds the first epochs until ``concurrency`` trial processes
 are up (starting 32 Ray actors takes tens of seconds on two loaded cores; a cluster pays that once per
 job), and a stopper ends the run ``--budget`` seconds later. Each trial takes ``1 / concurrency`` of the
-logical CPUs of a local Ray (``--jobs`` settings run side by side, each on its own Ray: the runs mostly
-sleep, and most of their CPU goes to starting actors before the gate opens). A ``ConcurrencyLimiter`` of
+logical CPUs of a local Ray (``--jobs`` surrogate settings run side by side, each on its own Ray: the
+runs mostly sleep, and most of their CPU goes to starting actors before the gate opens; the CNN, which
+trains, runs alone after them). A ``ConcurrencyLimiter`` of
 ``concurrency`` also caps the trials suggested ahead (except under HyperBand, where it would count paused
 trials and starve the brackets: there Tune keeps ``concurrency`` trials pending). The clock includes the searcher's
 time in the driver (reported as "searcher s") and actors started after the gate (Tune stops cached actors
@@ -95,7 +96,7 @@ from experiments.study import Scale, header, mean_sd, parse_args, start_ray, tab
 from ray_pgsearch.pbt import pbt_mutations
 
 FULL, QUICK = Scale(seeds=10, budget=60), Scale(seeds=1, budget=0)  # budget: seconds per run (quick: none)
-CNN_FULL = Scale(seeds=3, budget=60)
+CNN_FULL = Scale(seeds=4, budget=120)
 BEST = 6  # trials averaged, as in the NERSC study
 SEARCHERS = ["random", "tpe", "hebo", "pgsearcher"]
 SCHEDULERS = ["FIFO", "ASHA", "HyperBand"]
@@ -232,8 +233,13 @@ def wait_at_gate(gate: str, slots: int) -> None:
 
 def run_trial(config: dict) -> None:
     """The study's Tune trainable: waits at the run's start gate (``config["gate"]``, if any), then
-    trains ``config["workload"]``'s trainable (the surrogate's or the CNN's)."""
+    trains ``config["workload"]``'s trainable (the surrogate's or the CNN's). The CNN's imports and
+    data load once before the gate, as they would before a cluster job's clock starts."""
     if config.get("gate"):
+        if config["workload"] == "cnn":
+            import torch  # noqa: F401
+
+            cnn.load(config["dataset"])
         wait_at_gate(config["gate"], config["slots"])
     trainable = cnn.train_cnn if config["workload"] == "cnn" else lc_surrogate.train_surrogate
     trainable(config)
@@ -823,16 +829,18 @@ def main(argv: list[str] | None = None) -> dict[Setting, dict[str, list[Run]]]:
         seeds = cnn_seeds if setting.workload == "cnn" else args.seeds
         tasks[setting] = (setting, strategies, seeds, args.rerun, args.out / CACHE)
     results: dict[Setting, tuple[dict[str, list[Run]], dict[str, list[dict]]]] = {}
-    if args.jobs > 1 and len(settings) > 1 and not args.quick and not ray.is_initialized():
-        # settings side by side, each on its own local Ray: the runs mostly sleep; most of the CPU goes
-        # to starting actors, before each run's gate opens
-        with ProcessPoolExecutor(min(args.jobs, len(settings)), mp_context=multiprocessing.get_context("spawn")) as ex:
-            order = sorted(settings, key=lambda s: -s.concurrency)  # the longest first
+    side_by_side = [s for s in settings if s.workload == "surrogate"]
+    if args.jobs > 1 and len(side_by_side) > 1 and not args.quick and not ray.is_initialized():
+        # surrogate settings side by side, each on its own local Ray: their runs mostly sleep, and most
+        # of their CPU goes to starting actors before each run's gate opens (the CNN trains: it runs alone)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(args.jobs, len(side_by_side)), mp_context=context) as ex:
+            order = sorted(side_by_side, key=lambda s: -s.concurrency)  # the longest first
             futures = {s: ex.submit(load_or_run, *tasks[s], ray_cpus=s.concurrency) for s in order}
-            results = {s: futures[s].result() for s in settings}
-    else:
-        ray_cpus = max(s.concurrency for s in settings)
-        results = {s: load_or_run(*tasks[s], ray_cpus=ray_cpus) for s in settings}
+            results = {s: futures[s].result() for s in side_by_side}
+    ray_cpus = max(s.concurrency for s in settings)
+    results |= {s: load_or_run(*tasks[s], ray_cpus=ray_cpus) for s in settings if s not in results}
+    results = {s: results[s] for s in settings}
     all_runs, summaries, meta = {}, {}, {}
     for setting, (runs, meta[setting]) in results.items():
         horizon = setting.budget or max(t for rs in runs.values() for r in rs for t, _, _ in r.events)
