@@ -67,12 +67,14 @@ class Stage:
 # missing. The GP-based peers cost seconds of searcher time per trial on this 2-core machine, so they run
 # only the challenge's own protocol on bayesmark, with few seeds.
 PLAN = (
-    Stage(CHEAP + ("pgsearcher",), "ours,bbob,bbob_mixint", ASYNC, 5),
-    Stage(CHEAP + ("pgsearcher",), "bayesmark", CHALLENGE, 5),
+    Stage(CHEAP + ("pgsearcher",), "ours,bbob,bbob_mixint", ASYNC, 3),
+    Stage(CHEAP + ("pgsearcher",), "bayesmark", CHALLENGE, 3),
     Stage(("smac", "hebo"), "bayesmark", CHALLENGE, 1),
     Stage(CHEAP + ("pgsearcher",), "bayesmark", ASYNC, 2),
     Stage(("bohb",), "bayesmark", CHALLENGE, 3),
     Stage(("ax",), "bayesmark", CHALLENGE, 1),
+    Stage(CHEAP + ("pgsearcher",), "bayesmark", CHALLENGE, 5),
+    Stage(CHEAP + ("pgsearcher",), "ours,bbob,bbob_mixint", ASYNC, 5),
     Stage(CHEAP + ("pgsearcher",), "ours,bbob,bbob_mixint", ASYNC, 10),
     Stage(CHEAP + ("pgsearcher",), "bayesmark", CHALLENGE, 10),
     Stage(CHEAP + ("pgsearcher",), "bayesmark", ASYNC, 5),
@@ -274,7 +276,8 @@ def score_runs(
     """
     runs_dir = cache / "runs"
     if settings is None:
-        settings = sorted(p.name for p in runs_dir.iterdir()) if runs_dir.exists() else []
+        found = [Setting.parse(p.name) for p in runs_dir.iterdir()] if runs_dir.exists() else []
+        settings = [s.key for s in sorted(found, key=lambda s: (s.batched, s.budget, -s.concurrency))]
     names = searchers or [n for n in searcher_names() if any((runs_dir / s / n).exists() for s in settings)]
     runs = {
         (s, n, o): load_runs(cache, s, n, o)
@@ -367,7 +370,7 @@ def _summarize_point(setting: str, point: int, names: list[str], groups: dict, c
             "searchers": {
                 n: {
                     "mean": float(np.mean([g[n]["mean"] for g in per_group])),
-                    "stderr": float(np.sqrt(np.nansum([g[n]["stderr"] ** 2 for g in per_group])) / len(keys)),
+                    "stderr": float(np.sqrt(np.sum([g[n]["stderr"] ** 2 for g in per_group])) / len(keys)),
                     "median": float(np.mean([g[n]["median"] for g in per_group])),
                     "rank": float(np.mean([g[n]["rank"] for g in per_group])),
                     "seeds": min(g[n]["seeds"] for g in per_group),
@@ -506,8 +509,12 @@ def plot(summary: dict, path: Path) -> None:
     last: dict[str, dict] = {}
     for point in summary["settings"].values():  # the largest evaluation count of each setting
         last[point["setting"]] = point
-    fig, axes = plt.subplots(1, max(len(last), 1), figsize=(5.5 * max(len(last), 1), 4.5), squeeze=False)
-    for ax, (setting, point) in zip(axes[0], last.items(), strict=False):
+    columns = min(len(last), 2) or 1
+    rows = max(-(-len(last) // columns), 1)
+    fig, axes = plt.subplots(rows, columns, figsize=(6.5 * columns, 4.8 * rows), squeeze=False)
+    for ax in axes.flat[len(last) :]:
+        ax.set_visible(False)
+    for ax, (setting, point) in zip(axes.flat, last.items(), strict=False):
         for i, name in enumerate(summary["searchers"]):
             for half, style in ((DEV, "-"), (HELD_OUT, "--")):
                 stats = point["halves"][half]["searchers"].get(name)
