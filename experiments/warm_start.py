@@ -975,21 +975,30 @@ def plot(summary: dict, path: Path) -> None:
 
 
 def sweep_markdown(summary: dict, arms: list[Arm], argv: list[str] | None, wall: float, seeds: dict[str, int]) -> str:
-    """The sweep's report: for every warm setting, its gain over cold per kind (dev pairs only)."""
+    """The sweep's report (dev pairs only): cold's and replay's scores per kind, then for every warm
+    setting its gain over cold (and the share of its runs that rejected the prior) and over replay."""
     lines = header("warm_start", "Warm starts: prior_weight x prior_halflife on development pairs", argv, [])
-    lines += [
-        f"Wall time: {wall / 60:.1f} min. Development pairs only ({', '.join(summary['pairs'])}); seeds per pair: "
-        f"{sorted(set(seeds.values()))}. Each cell: warm - cold score, mean ± s.e. over pairs (paired by seed), "
-        "and in brackets the share of warm runs that rejected the prior. Scores as in warm_start.md.",
-        "",
-    ]
     keys = list(next(iter(summary["groups"].values()))["settings"])
     groups = list(summary["groups"])
-    head = ["prior_weight", "prior_halflife"] + [f"{g} {k}" for g in groups for k in keys]
+    lines += [
+        f"Wall time: {wall / 60:.1f} min. Development pairs only ({', '.join(summary['pairs'])}); seeds per pair: "
+        f"{sorted(set(seeds.values()))}. Scores as in warm_start.md (the optimum of a model target is the best "
+        "value seen in this sweep). Mean ± s.e. over the pairs of a kind, differences paired by seed.",
+        "",
+        "Cold and replay (the same in every row below):",
+        "",
+    ]
+    lines += table(
+        ["arm"] + [f"{g} {k}" for g in groups for k in keys],
+        [
+            [a] + [_ms(summary["groups"][g]["settings"][k]["arms"][a]) for g in groups for k in keys]
+            for a in ("cold", "replay")
+        ],
+    )
+    warm = [a for a in arms if a.kind == "warm"]
+    lines += ["Warm - cold (in brackets: the share of warm runs that rejected the prior):", ""]
     rows = []
-    for arm in arms:
-        if arm.kind != "warm":
-            continue
+    for arm in warm:
         s = dict(arm.settings)
         cells = []
         for g in groups:
@@ -997,13 +1006,24 @@ def sweep_markdown(summary: dict, arms: list[Arm], argv: list[str] | None, wall:
                 entry = summary["groups"][g]["settings"][k]
                 cells.append(f"{_pm(entry['diffs'][f'{arm.label} - cold'])} ({entry['prior'][arm.label][0]:.2f})")
         rows.append([f"{s['prior_weight']:g}", f"{s['prior_halflife']:g}"] + cells)
-    return "\n".join(lines + table(head, rows))
+    lines += table(["prior_weight", "prior_halflife"] + [f"{g} {k}" for g in groups for k in keys], rows)
+    lines += ["Warm - replay:", ""]
+    rows = []
+    for arm in warm:
+        s = dict(arm.settings)
+        cells = [
+            _pm(summary["groups"][g]["settings"][k]["diffs"][f"{arm.label} - replay"]) for g in groups for k in keys
+        ]
+        rows.append([f"{s['prior_weight']:g}", f"{s['prior_halflife']:g}"] + cells)
+    lines += table(["prior_weight", "prior_halflife"] + [f"{g} {k}" for g in groups for k in keys], rows)
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- main
 
 
 def _floats(text: str) -> list[float]:
+    """Comma-separated numbers (argparse type)."""
     return [float(v) for v in text.split(",")]
 
 
@@ -1016,8 +1036,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--jobs", type=int, default=1, help="pair-seeds run in parallel processes")
     parser.add_argument("--quick", action="store_true", help="a test-sized run: 2 seeds, 4 pairs, budgets 16 and 32")
     parser.add_argument("--sweep", action="store_true", help="prior_weight x prior_halflife on dev pairs")
-    parser.add_argument("--sweep-weights", type=_floats, default=_floats("3,10,30"))
-    parser.add_argument("--sweep-halflives", type=_floats, default=_floats("5,10,20"))
+    parser.add_argument("--sweep-weights", type=_floats, default=_floats("0,3,10,30"), help="prior_weight values")
+    parser.add_argument("--sweep-halflives", type=_floats, default=_floats("5,10,20"), help="prior_halflife values")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where the .md, .json and .png go")
     args = parser.parse_args(argv)
 
@@ -1034,7 +1054,7 @@ def main(argv: list[str] | None = None) -> dict:
     source_setting = QUICK_SOURCE_SETTING if args.quick else SOURCE_SETTING
     if args.sweep:
         settings = settings[:2]
-        arms = [Arm("cold", "cold")] + [
+        arms = [Arm("cold", "cold"), Arm("replay", "replay")] + [
             Arm(f"w{w:g}/h{h:g}", "warm", (("prior_weight", w), ("prior_halflife", h)))
             for w, h in itertools.product(args.sweep_weights, args.sweep_halflives)
         ]
