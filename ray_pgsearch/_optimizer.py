@@ -22,16 +22,19 @@ from typing import Any
 
 import numpy as np
 
+from ._gp import GaussianProcess, expected_improvement, normal_scores
 from ._model import ParzenModel, Points
 from ._policy import Policy
 from ._prior import Prior, load_prior
 from ._rungs import RungCalibrator
 from ._settings import Settings
 from ._space import SearchSpace
-from ._util import copy_config, is_finite_number
+from ._util import copy_config, is_finite_number, one_blas_thread
 
 __all__ = ["PGOptimizer", "UpdateHook", "as_reward"]
 
+_GP_MIN_RESULTS = 10  # results before the Gaussian process reranks proposals
+_GP_REFIT = 8  # results between two picks of the GP's length scale and noise
 _CONTROL_SHARE = 4  # with a prior, every 4th of the first asks is a control draw from the space's own prior
 _PRIOR_EVIDENCE = 8  # results of this search before the prior's agreement is judged
 _PRIOR_JUDGED = 3.0  # ... and until this many halflives of results: later the prior weighs next to nothing
@@ -106,6 +109,8 @@ class PGOptimizer:
             self.space.n_numeric, self.space.category_sizes, self.settings.bandwidth, self.settings.cat_prior
         )
         self.window = Window(self.settings.window, self.space.dim, len(self.modes))
+        self.gp = GaussianProcess(self.space.n_numeric)
+        self._gp_fitted_at: int | None = None  # window.count when the GP's length scale was last picked
         self.pending: dict[Hashable, np.ndarray] = {}
         self.partial: dict[Hashable, tuple[int, float]] = {}  # pending trial -> (level, reward) of its latest report
         self.rungs = RungCalibrator()  # rewards reported at each level (training iteration)
@@ -144,6 +149,10 @@ class PGOptimizer:
     # -- ask --------------------------------------------------------------------------------------
     def ask(self, trial_id: Hashable | None = None) -> dict:
         """The next config to evaluate; with a ``trial_id`` it is kept pending until told."""
+        with one_blas_thread():
+            return self._ask(trial_id)
+
+    def _ask(self, trial_id: Hashable | None) -> dict:
         if self.points:
             # a partial point takes its missing values from a draw of the policy
             config = self.space.complete(self.points.pop(0), fill=self.policy.sample(self.rng, 1)[0])
@@ -198,15 +207,52 @@ class PGOptimizer:
             ]
         )
         scores = self.model.score(self._model_view(candidates), good, bad)
-        return candidates[np.argsort(-scores, kind="stable")]
+        order = np.argsort(-scores, kind="stable")
+        return candidates[self._rerank(candidates, order)]
+
+    def _rerank(self, candidates: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """The density ratio's ``gp_rerank`` best proposals reordered by their expected improvement
+        under a Gaussian process on the window, when few trials run at once (``order`` unchanged
+        otherwise). A running trial enters the process with its latest report mapped rung-aware to
+        the finished trials' scale, or else as a kriging believer (its predicted value, as if
+        observed). The length scale and noise are picked again every ``_GP_REFIT`` results."""
+        s = self.settings
+        rows, rewards = self.window.arrays()
+        if s.gp_rerank < 2 or len(self.pending) > s.gp_max_pending:
+            return order
+        reported = {
+            t: r for t, (level, v) in self.partial.items() if (r := self.rungs.comparable(level, v)) is not None
+        }
+        if rows.shape[0] + len(reported) < _GP_MIN_RESULTS:
+            return order
+        believers = [row for t, row in self.pending.items() if t not in reported]
+        view = self._model_view
+        x = view(np.vstack([rows, *[self.pending[t][None, :] for t in reported]]))
+        y = normal_scores(np.r_[self._scalarize(rewards), list(reported.values())])
+        if self._gp_fitted_at is None or self.window.count - self._gp_fitted_at >= _GP_REFIT:
+            self.gp.select(x, y)
+            self._gp_fitted_at = self.window.count
+        if np.isinf(self.gp.fit(x, y)):
+            return order
+        if believers:
+            b = view(np.array(believers))
+            x, y = np.vstack([x, b]), np.r_[y, self.gp.predict(b)[0]]
+            if np.isinf(self.gp.fit(x, y)):
+                return order
+        top = order[: s.gp_rerank]
+        mean, std = self.gp.predict(view(candidates[top]))
+        ei = expected_improvement(mean, std, float(y.max()))
+        return np.r_[top[np.argsort(-ei, kind="stable")], order[s.gp_rerank :]]
 
     def _groups(self) -> tuple[Points, Points] | None:
         """The model's good and bad points: the best gamma of the window's results against the rest,
-        each pending trial with the rest at ``pending_weight`` (a soft constant liar), and the prior's
-        good results with the good ones at its current weight. None before two results (and no prior)."""
+        each pending trial with the rest at ``pending_weight`` (a soft constant liar), running trials
+        by their latest report, and the prior's good results with the good ones at its current
+        weight. None while there are fewer than two results and neither reports nor a prior."""
         rows, rewards = self.window.arrays()
         prior = self._prior_points()
-        if rows.shape[0] < 2 and prior is None:
+        running = self._running_points() if self.pending else None
+        if rows.shape[0] < 2 and prior is None and running is None:
             return None
         rewards = self._scalarize(rewards)
         n_good = max(1, int(math.ceil(self.settings.gamma * rewards.size))) if rewards.size else 0
@@ -216,10 +262,9 @@ class PGOptimizer:
         bad = [Points.of(view(rows[order[n_good:]]))]
         if self.pending:
             bad.append(self._pending_points())
-            running = self._running_points()
-            if running is not None:
-                good.append(running[0])
-                bad.append(running[1])
+        if running is not None:
+            good.append(running[0])
+            bad.append(running[1])
         if prior is not None:
             good.append(prior)
         return Points.stack(*good), Points.stack(*bad)
@@ -321,6 +366,10 @@ class PGOptimizer:
         A pending ``trial_id`` is resolved either way. ``level``: the training iteration the value
         was measured at, for a trial a scheduler stopped early; its value then counts rung-aware,
         Q_T(F_r(value)) (see ``_rungs``)."""
+        with one_blas_thread():
+            return self._tell(config, value, trial_id, level)
+
+    def _tell(self, config: Mapping[str, Any], value: Any, trial_id: Hashable | None, level: int | None) -> bool:
         row = self.pending.pop(trial_id, None) if trial_id is not None else None
         last = self.partial.pop(trial_id, None) if trial_id is not None else None
         reward = self._reward(value)

@@ -45,9 +45,18 @@ class RungCalibrator:
         return float((np.sum(ref < value) + 0.5 * np.sum(ref == value)) / ref.size)
 
     def calibrate(self, iteration: int, value: float) -> float:
-        """The value a trial stopped at ``iteration`` counts with: Q_T(F_r(value))."""
+        """The value a trial stopped at ``iteration`` counts with: Q_T(F_r(value)) (the raw value
+        without enough reference values)."""
+        mapped = self.comparable(iteration, value)
+        return value if mapped is None else mapped
+
+    def comparable(self, iteration: int, value: float) -> float | None:
+        """Q_T(F_r(value)), or the value itself at the longest length T; None when there are not
+        enough reference values to map it."""
         longest = max((t for t, v in self.values.items() if len(v) >= self.min_count), default=None)
-        q = self.quantile(iteration, value)
-        if longest is None or iteration >= longest or q is None:
+        if longest is not None and iteration >= longest:
             return value
+        q = self.quantile(iteration, value)
+        if longest is None or q is None:
+            return None
         return float(np.quantile(np.fromiter(self.values[longest], float), q))

@@ -48,6 +48,9 @@ class Settings:
         pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
         partial_weight: weight of a running trial's latest intermediate result in the model (good or bad
             by its quantile among the results reported at the same training iteration; 0: unused).
+        gp_rerank: the density ratio's best proposals a Gaussian process reorders by expected
+            improvement (0 or 1: none).
+        gp_max_pending: the Gaussian process reranks only while at most this many trials run.
         max_rejections: samples a constraint may reject in a row before ask() raises RuntimeError.
         prior_weight: with a prior (an earlier search), the total weight of its results in the model at
             the start, in results of this search.
@@ -71,6 +74,8 @@ class Settings:
     partial_weight: float = 0.5
     max_rejections: int = 1000
     prior_weight: float = 10.0
+    gp_rerank: int = 16
+    gp_max_pending: int = 8
     prior_halflife: float = 10.0
     init_std: float = 0.3
     min_std: float = 0.02
@@ -86,6 +91,8 @@ class Settings:
         _check_int("n_candidates", self.n_candidates, 1)
         _check_int("window", self.window, 2)
         _check_int("max_rejections", self.max_rejections, 0)
+        _check_int("gp_rerank", self.gp_rerank, 0)
+        _check_int("gp_max_pending", self.gp_max_pending, 0)
         _check_real("gamma", self.gamma, 0.0, 1.0, open_low=True, open_high=True)
         _check_real("bandwidth", self.bandwidth, 0.0, open_low=True)
         _check_real("cat_prior", self.cat_prior, 0.0, open_low=True)
