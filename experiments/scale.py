@@ -1,9 +1,10 @@
 """Scale study (issue 15): PGSearcher inside Ray Tune on a real multi-node Ray cluster on this one
 machine, against Tune's default random search on the same setup. Writes experiments/results/scale.md
-and scale.json.
+and scale.json (``--name`` other names).
 
     python -m experiments.scale                  # 4 nodes x 32 logical CPUs, 128 trials in flight, 1,024 trials
     python -m experiments.scale --repeats 2      # each arm twice, alternating
+    python -m experiments.scale --mean-s 4 --checkpoint-trials 0 --name scale-short   # short trials: the driver's limit
     python -m experiments.scale --quick          # a smoke-sized run (2 nodes x 8 CPUs, 48 trials)
 
 What it does:
@@ -824,8 +825,9 @@ def write_report(
     ckpt: list[dict[str, Any]],
     costs: list[dict[str, Any]],
     out: Path,
+    name: str = "scale",
 ) -> None:
-    """scale.md (tables and what they show) and scale.json (everything measured)."""
+    """<name>.md (tables and what they show) and <name>.json (everything measured) in ``out``."""
     lines = header("scale", "Scale: PGSearcher in Ray Tune on a 4-node Ray cluster on one machine", argv, [])
     codes = sorted({a["searcher"]["code"] for a in arms if "searcher" in a and "code" in a["searcher"]})
     if codes:
@@ -845,7 +847,7 @@ def write_report(
         f"`reuse_actors=True`; each trial sleeps U(0.5, 1.5) x {setup.mean_s:g} s (drawn from its index: both "
         f"arms run the same work) in {setup.reports} steps and reports after each. {barrier} Each arm runs in a "
         "fresh driver process against a fresh cluster; the arms alternate. Other jobs shared the machine "
-        "(load averages in scale.json).",
+        f"(load averages in {name}.json).",
         "",
     ]
     rows = []
@@ -960,7 +962,7 @@ def write_report(
             "## Cost per call against the number of pending trials (in-process)",
             "",
             f"A PGSearcher over the same space, {costs[0]['trials']} trials, {setup.reports} reports each; medians "
-            "over the last half of the trials (window full), wall (CPU) ms per call; the means are in scale.json.",
+            f"over the last half of the trials (window full), wall (CPU) ms per call; the means are in {name}.json.",
             "",
         ]
         lines += table(
@@ -999,10 +1001,10 @@ def write_report(
             ],
         )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "scale.md").write_text("\n".join(lines) + "\n")
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     everything = {"setup": dataclasses.asdict(setup), "arms": arms, "checkpoint": ckpt, "callback_costs": costs}
-    (out / "scale.json").write_text(json.dumps(everything, indent=1) + "\n")
-    print(f"wrote {out / 'scale.md'} and {out / 'scale.json'}")
+    (out / f"{name}.json").write_text(json.dumps(everything, indent=1) + "\n")
+    print(f"wrote {out / (name + '.md')} and {out / (name + '.json')}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1019,6 +1021,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint-trials", type=int, default=10000, help="0: skip the in-process part")
     parser.add_argument("--quick", action="store_true", help="smoke size: 2 nodes x 8 CPUs, 48 trials of ~3 s")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="scale", help="the result files' name: <out>/<name>.md and .json")
     parser.add_argument("--workdir", type=Path, help="where runs write (default: a temp dir, removed)")
     args = parser.parse_args(argv)
     if args.drive:
@@ -1056,7 +1059,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"checkpoint cost, {args.checkpoint_trials} trials with 256 pending:", flush=True)
         at = [n for n in (1000, 3000) if n < args.checkpoint_trials] + [args.checkpoint_trials]
         ckpt = checkpoint_cost(args.checkpoint_trials, 256, at, setup.reports)
-    write_report(argv, setup, results, ckpt, costs, args.out)
+    write_report(argv, setup, results, ckpt, costs, args.out, args.name)
 
 
 if __name__ == "__main__":
