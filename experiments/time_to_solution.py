@@ -129,6 +129,7 @@ class Run:
     searcher_seconds: float = 0.0
     wall: float = 0.0
     configs: dict[str, dict] = field(default_factory=dict)
+    errors: int = 0  # trials that failed (a killed worker, say): a run to look at, or to rerun
 
     @property
     def epochs(self) -> int:
@@ -155,7 +156,8 @@ class Run:
     def from_json(cls, data: dict) -> Run:
         """The inverse of `to_json`."""
         events = [(t, trial, float("nan") if loss is None else loss) for t, trial, loss in data["events"]]
-        return cls(events, data["finished"], data["searcher_seconds"], data["wall"], data.get("configs", {}))
+        extra = {key: data[key] for key in ("configs", "errors") if key in data}
+        return cls(events, data["finished"], data["searcher_seconds"], data["wall"], **extra)
 
     def epoch_cost(self) -> float:
         """The surrogate's mean cost of an epoch trained (`lc_surrogate.epoch_seconds` at 1 s per unit),
@@ -198,6 +200,9 @@ class Recorder(tune.Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: object) -> None:
         self.run.finished.append(trial.trial_id)
 
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: object) -> None:
+        self.run.errors += 1
+
 
 GATE_PATIENCE = 600.0  # seconds the gate waits for all slots before it opens anyway
 
@@ -208,6 +213,20 @@ def open_time(gate: str) -> float | None:
         return float(Path(gate, "open").read_text())
     except (OSError, ValueError):
         return None
+
+
+def _live_slots(folder: Path) -> int:
+    """Trial processes waiting at the gate that are still alive (Ray's memory monitor may kill some)."""
+    live = 0
+    for slot in folder.glob("slot-*"):
+        try:
+            os.kill(int(slot.name.removeprefix("slot-")), 0)
+            live += 1
+        except (ProcessLookupError, ValueError):
+            slot.unlink(missing_ok=True)
+        except PermissionError:
+            live += 1
+    return live
 
 
 def wait_at_gate(gate: str, slots: int) -> None:
@@ -223,7 +242,7 @@ def wait_at_gate(gate: str, slots: int) -> None:
     (folder / f"slot-{os.getpid()}").touch()
     start = time.time()
     while open_time(gate) is None:
-        if len(list(folder.glob("slot-*"))) >= slots or time.time() - start > GATE_PATIENCE:
+        if _live_slots(folder) >= slots or time.time() - start > GATE_PATIENCE:
             tmp = folder / f"open-{os.getpid()}"
             tmp.write_text(repr(time.time()))
             os.replace(tmp, folder / "open")  # atomic: a racing slot writes an equal time
@@ -558,9 +577,11 @@ def load_or_run(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps({"meta": info, "setting": asdict(setting), "run": run.to_json()}))
                 runs[strategy][seed], meta[strategy][seed] = run, info
+                errors = f", {run.errors} trials failed" if run.errors else ""
                 print(
                     f"  {setting.title} {strategy:>22} seed {seed}: {len(run.finished)} trials finished of "
-                    f"{run.trials}, {run.epochs} epochs, searcher {run.searcher_seconds:.1f} s, {run.wall:.0f} s",
+                    f"{run.trials}, {run.epochs} epochs, searcher {run.searcher_seconds:.1f} s, {run.wall:.0f} s"
+                    f"{errors}",
                     flush=True,
                 )
     return {s: [r for r in rs if r is not None] for s, rs in runs.items()}, meta
@@ -599,6 +620,7 @@ def summarize(runs: dict[str, list[Run]], horizon: float) -> tuple[dict[str, dic
             "epochs": np.array([r.epochs for r in seeds], float),
             "searcher_seconds": np.array([r.searcher_seconds for r in seeds]),
             "epoch_cost": np.array([r.epoch_cost() for r in seeds]),
+            "errors": np.array([r.errors for r in seeds]),
         }
     ranked = sorted((s for s in out if np.isfinite(out[s]["end"]).all()), key=lambda s: float(np.mean(out[s]["end"])))
     best = ranked[:TARGET_BEST]
@@ -751,11 +773,13 @@ def markdown(
         budget = f"{setting.budget:g} s per run" if setting.budget else f"{QUICK_TRIALS} trials per run"
         epoch = f", epoch time {setting.epoch_seconds:g} s x cost" if setting.workload == "surrogate" else ""
         commits = sorted({m.get("commit", "?") for s, ms in meta[setting].items() if "pgsearcher" in s for m in ms})
+        failed = [f"{s} seed {i}" for s, v in summary.items() for i, n in enumerate(v["errors"]) if n]
         lines += [
             f"## {setting.title}",
             "",
             f"{budget}{epoch}, up to {setting.epochs} epochs per trial; target {target:.4f}; "
-            f"PGSearcher's runs from commits {', '.join(commits) or '—'} (+dirty: uncommitted ray_pgsearch/).",
+            f"PGSearcher's runs from commits {', '.join(commits) or '—'} (+dirty: uncommitted ray_pgsearch/)"
+            + (f"; runs with failed trials: {', '.join(failed)}." if failed else "."),
             "",
         ]
         surrogate = setting.workload == "surrogate"

@@ -4,6 +4,8 @@ Ray Tune that ends after a number of trials (never a wall-clock budget), asserti
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +118,15 @@ def test_start_gate_opens_once_every_slot_arrived(tmp_path: Path) -> None:
     assert opened is not None and stopper.stop_all()  # a zero budget is spent as soon as it opens
     time_to_solution.wait_at_gate(gate, slots=5)  # an open gate lets every later trial pass
     assert time_to_solution.open_time(gate) == opened
+
+
+def test_dead_slots_do_not_count_at_the_gate(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / f"slot-{os.getpid()}").touch()
+    (tmp_path / f"slot-{dead.pid}").touch()
+    assert time_to_solution._live_slots(tmp_path) == 1
+    assert not (tmp_path / f"slot-{dead.pid}").exists()
 
 
 def test_time_to_target_and_target() -> None:
