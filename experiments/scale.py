@@ -578,6 +578,10 @@ def run_arm(
     a failed driver raises RuntimeError with the end of that log and of the nodes' log."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    # A fresh start: no experiment or start barrier left by an earlier, failed run of this arm here
+    # (a barrier released earlier would let the new first wave through at once).
+    for stale in (workdir / "results" / arm, workdir / "results" / f"barrier-{arm}"):
+        shutil.rmtree(stale, ignore_errors=True)
     spec = {
         "address": cluster.address,
         "arm": arm,
