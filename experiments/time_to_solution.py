@@ -33,11 +33,12 @@ logical CPUs of a local Ray (``--jobs`` surrogate settings run side by side, eac
 runs mostly sleep, and most of their CPU goes to starting actors before the gate opens; the CNN, which
 trains, runs alone after them). A ``ConcurrencyLimiter`` of
 ``concurrency`` also caps the trials suggested ahead (except under HyperBand, where it would count paused
-trials and starve the brackets: there Tune keeps ``concurrency`` trials pending). The clock includes the searcher's
-time in the driver (reported as "searcher s") and actors started after the gate (Tune stops cached actors
-while no trial is pending, as under HEBO's batches); with compressed epochs these weigh more than on a
-cluster, where an epoch takes minutes. The strategies of a seed run one after another, seeds in order, so
-that a change in the machine's load hits every strategy alike.
+trials and starve the brackets: there Tune keeps ``concurrency`` trials pending). The clock includes the
+searcher's time in the driver (reported as "searcher s"), which with compressed epochs weighs more than on
+a cluster, where an epoch takes minutes; for the same reason idle trial actors are kept until the run ends
+(Tune would stop them whenever no trial is pending, as between HEBO's batches, and start new ones later).
+The strategies of a seed run one after another, seeds in order, so that a change in the machine's load
+hits every strategy alike.
 
 Measures per strategy, mean ± sd over seeds where not said otherwise:
 
@@ -90,7 +91,6 @@ from ray.tune.search.sample import Domain
 
 from experiments import cnn, lc_surrogate
 from experiments.harness import make_searcher
-from experiments.pbt_schedule import pbt_checkpoints
 from experiments.spaces import to_python
 from experiments.study import Scale, header, mean_sd, parse_args, start_ray, table
 from ray_pgsearch.pbt import pbt_mutations
@@ -454,11 +454,10 @@ def tune_strategy(strategy: str, seed: int, setting: Setting, storage: str) -> R
     if setting.budget:  # the clock starts at the gate; quick runs end by trial counts
         gate = tempfile.mkdtemp(prefix="gate-", dir=storage)
         space.update(gate=gate, slots=concurrency)
-    checkpoints = tune.CheckpointConfig()
     timed = None
     pending = None  # Tune's pending-trial depth when no ConcurrencyLimiter sets it
     if strategy == PBT:
-        space["checkpoint_every"] = PBT_INTERVAL
+        space["checkpoint_every"] = PBT_INTERVAL  # all kept (a few bytes each): an exploit never misses one
         # PBT refuses search algorithms; the population is at least the trials the curve averages
         population = max(concurrency, BEST)
         tune_config = tune.TuneConfig(
@@ -467,7 +466,6 @@ def tune_strategy(strategy: str, seed: int, setting: Setting, storage: str) -> R
             num_samples=population,
             reuse_actors=True,
         )
-        checkpoints = pbt_checkpoints(population)
     else:
         name, _, scheduler = strategy.partition(" + ")
         if strategy == BOHB:
@@ -504,7 +502,6 @@ def tune_strategy(strategy: str, seed: int, setting: Setting, storage: str) -> R
                 name=f"{strategy.replace(' ', '').replace('(', '').replace(')', '')}_{seed}",
                 verbose=0,
                 callbacks=[recorder],
-                checkpoint_config=checkpoints,
                 stop=GateBudget(gate, setting.budget) if gate else None,
             ),
         ).fit()
@@ -518,7 +515,13 @@ def tune_strategy(strategy: str, seed: int, setting: Setting, storage: str) -> R
 def _run_env(pending: int | None) -> Iterator[None]:
     """Environment for one run, restored afterwards: no per-trial CSV/JSON/TensorBoard files (the
     Recorder keeps what the study needs, and at 32 trials in flight the files cost the driver time);
-    `pending` trials kept waiting for a free slot (None: Tune's own rule)."""
+    `pending` trials kept waiting for a free slot (None: Tune's own rule); and Tune's idle trial actors
+    kept until the run ends. Tune stops a cached actor as soon as no trial is pending for it, as
+    between HEBO's batches; starting it again takes seconds on a cluster but tens of seconds here,
+    dozens of compressed epochs, so the study keeps it (every strategy alike: the resources of at most
+    ``concurrency`` actors, whether running or idle)."""
+    from ray.tune.utils.object_cache import _ObjectCache
+
     env = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
     if pending is not None:
         env["TUNE_MAX_PENDING_TRIALS_PG"] = str(pending)
@@ -527,9 +530,16 @@ def _run_env(pending: int | None) -> Iterator[None]:
     analysis = logging.getLogger("ray.tune.analysis.experiment_analysis")
     level = analysis.level
     analysis.setLevel(logging.ERROR)  # the missing result files of every trial
+    flush = _ObjectCache.flush_cached_objects
+
+    def flush_at_the_end(cache: _ObjectCache, force_all: bool = False) -> Iterator:
+        return flush(cache, force_all=True) if force_all else iter(())
+
+    _ObjectCache.flush_cached_objects = flush_at_the_end  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
+        _ObjectCache.flush_cached_objects = flush  # type: ignore[method-assign]
         analysis.setLevel(level)
         for key, value in old.items():
             if value is None:
