@@ -35,8 +35,8 @@ __all__ = ["PGOptimizer", "UpdateHook", "as_reward"]
 
 _GP_MIN_RESULTS = 10  # results before the Gaussian process reranks proposals
 _GP_REFIT = 8  # results between two picks of the GP's length scale and noise
-_CONTROL_SHARE = 4  # with a prior, every 4th of the first asks is a control draw from the space's own prior
-_PRIOR_EVIDENCE = 8  # results of this search before the prior's agreement is judged
+_PRIOR_REPLAY = 4  # a warm start opens with the prior's 4 best results, alternating with 4 controls
+_PRIOR_EVIDENCE = 6  # results of this search before the prior's agreement is judged
 _PRIOR_JUDGED = 3.0  # ... and until this many halflives of results: later the prior weighs next to nothing
 _PRIOR_FULL_TRUST = 0.3  # a rank correlation from here on keeps the prior at full weight
 _PRIOR_REJECT = 0.0  # a rank correlation below this drops the prior
@@ -133,9 +133,7 @@ class PGOptimizer:
         if prior is not None:
             self.prior = load_prior(prior, self.space, self.settings.min_std, self.settings.max_std)
             self.policy.warm_start(self.prior.mean, self.prior.std, self.prior.logits)
-            # the prior's results let the model rank proposals from the first ask; a few draws of the
-            # space's own prior, interleaved, are the controls the prior's agreement is judged against
-            self.startup = list(self.space.sample_prior(self.rng, math.ceil(self.settings.n_startup / _CONTROL_SHARE)))
+            self.startup = self._prior_opening()
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
@@ -187,7 +185,7 @@ class PGOptimizer:
     def _rows(self) -> Iterator[np.ndarray]:
         """Latent rows to try, best first: the startup design, then the proposals ranked by the
         model (a fresh batch whenever one runs out, which only a constraint can cause)."""
-        while self.startup and (self.prior is None or self.prior_rejected or self.n_asked % _CONTROL_SHARE == 1):
+        while self.startup:
             yield self.startup.pop(0)
         while True:
             yield from self._proposals()
@@ -318,6 +316,19 @@ class PGOptimizer:
         good[np.argmax(p.quantiles)] = True
         return Points(p.rows[good], np.full(int(good.sum()), weight / good.sum()), p.known[good])
 
+    def _prior_opening(self) -> list[np.ndarray]:
+        """The first asks of a warm start: the prior's best results (what replaying them as
+        points_to_evaluate would run; coordinates they do not know drawn from the policy),
+        alternating with as many draws of the space's own prior, the controls its agreement is judged
+        against. The model step takes over from there, with the prior's results in it."""
+        assert self.prior is not None
+        p = self.prior
+        n = min(_PRIOR_REPLAY, p.rows.shape[0])
+        best = np.argsort(-p.quantiles, kind="stable")[:n]
+        replays = np.where(p.known[best], p.rows[best], self.policy.sample(self.rng, n))
+        controls = self.space.sample_prior(self.rng, max(n, 1))
+        return [row for pair in zip(replays, controls, strict=False) for row in pair] or list(controls)
+
     def _observe_prior(self, row: np.ndarray, reward: float) -> None:
         """Checks the prior against this search's results: the rank correlation between each result
         and the density of the prior's good results at its config sets ``prior_trust``; a clearly
@@ -335,7 +346,7 @@ class PGOptimizer:
         if agreement < _PRIOR_REJECT:
             self.prior_rejected = True
             self.policy = Policy(self.space, self.settings)
-            self.startup = list(self.space.sample_prior(self.rng, self.settings.n_startup))
+            self.startup = list(self.space.sample_prior(self.rng, max(self.settings.n_startup - _PRIOR_REPLAY, 0)))
 
     def _model_view(self, rows: np.ndarray) -> np.ndarray:
         """Rows as the model compares them: in a conditional space every inactive parameter takes one

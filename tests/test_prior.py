@@ -166,3 +166,13 @@ def test_the_prior_weight_decays_as_results_arrive():
         weights.append(opt.prior_weight)
     assert weights[0] == 8.0 and weights[5] == pytest.approx(4.0)  # trust is judged from 8 results on
     assert weights[10] <= 2.0
+
+
+def test_a_warm_start_opens_with_the_priors_best_configs_alternating_with_controls():
+    old = trained(OLD, loss)
+    opt = PGOptimizer(NEW, seed=0, prior=old)
+    opening = [opt.ask(trial_id=i) for i in range(8)]
+    prior_best = sorted(old.window.arrays()[1][:, 0], reverse=True)[:4]
+    replayed = [c for c in opening[0::2]]
+    assert [round(-loss(c), 6) for c in replayed] == pytest.approx([round(r, 6) for r in prior_best], abs=0.05)
+    assert all(c["act"] in ("relu", "gelu", "selu") for c in opening)
