@@ -825,6 +825,24 @@ def summarize(
 # ---------------------------------------------------------------- report
 
 
+def algorithm_version() -> str:
+    """The git commit the study ran on, and whether ``ray_pgsearch/`` differed from it ("unknown" outside
+    a git checkout): results are only comparable on the same algorithm."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "ray_pgsearch"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}" + (" with uncommitted changes to ray_pgsearch/" if dirty else "")
+
+
 def _pm(value: tuple[float, ...] | list[float]) -> str:
     """A signed mean ± s.e."""
     return f"{value[0]:+.1f} ± {value[1]:.1f}"
@@ -875,7 +893,8 @@ def markdown(
     title = "Warm starts: cold, warm (prior=) and replay (points_to_evaluate=)"
     lines = header("warm_start", title, argv, ["scikit-learn"])
     lines += [
-        f"Wall time: {wall / 60:.1f} min. Score = 100 * (1 - (best - optimum) / (random - optimum)) on the target: "
+        f"Algorithm: ray_pgsearch at commit {algorithm_version()}. Wall time: {wall / 60:.1f} min. "
+        "Score = 100 * (1 - (best - optimum) / (random - optimum)) on the target: "
         "100 the optimum, 0 the exact expected best of uniform random search at the same budget (from a dense "
         "random sample), `optimum` the known minimum, else the best value seen. Mean ± standard error over "
         "seeds; a difference is paired by seed (the same seed and completion order for every arm). A group "
@@ -981,7 +1000,8 @@ def sweep_markdown(summary: dict, arms: list[Arm], argv: list[str] | None, wall:
     keys = list(next(iter(summary["groups"].values()))["settings"])
     groups = list(summary["groups"])
     lines += [
-        f"Wall time: {wall / 60:.1f} min. Development pairs only ({', '.join(summary['pairs'])}); seeds per pair: "
+        f"Algorithm: ray_pgsearch at commit {algorithm_version()}. Wall time: {wall / 60:.1f} min. "
+        f"Development pairs only ({', '.join(summary['pairs'])}); seeds per pair: "
         f"{sorted(set(seeds.values()))}. Scores as in warm_start.md (the optimum of a model target is the best "
         "value seen in this sweep). Mean ± s.e. over the pairs of a kind, differences paired by seed.",
         "",
