@@ -103,6 +103,7 @@ class SMACSearcher(Searcher):
         self._seed, self._budget = seed, budget
         self._smac: Any = None
         self._pending: dict[str, Any] = {}
+        self._exhausted = False
         self._folder = Path(tempfile.mkdtemp(prefix="smac3_"))
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
@@ -126,9 +127,18 @@ class SMACSearcher(Searcher):
         )
         return True
 
-    def suggest(self, trial_id: str) -> dict | None:
-        """SMAC's next config (nested back into the Tune space's shape)."""
-        info = self._smac.ask()
+    def suggest(self, trial_id: str) -> dict | str | None:
+        """SMAC's next config (nested back into the Tune space's shape); `FINISHED` once SMAC has run every
+        config of a finite space (it never repeats one)."""
+        from smac.main.exceptions import ConfigurationSpaceExhaustedException
+
+        if self._exhausted:
+            return Searcher.FINISHED
+        try:
+            info = self._smac.ask()
+        except (ConfigurationSpaceExhaustedException, StopIteration):  # its generator then stays exhausted
+            self._exhausted = True
+            return Searcher.FINISHED
         self._pending[trial_id] = info
         return unflatten_dict(dict(info.config))
 

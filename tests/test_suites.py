@@ -219,3 +219,13 @@ def test_plain_peers_are_seeded(name: str) -> None:
     pytest.importorskip({"bohb": "hpbandster", "smac": "smac"}[name])
     first = _peer_run(name)
     assert len(first) == 8 and first == _peer_run(name)
+
+
+@pytest.mark.slow
+def test_smac_finishes_on_an_exhausted_finite_space() -> None:
+    pytest.importorskip("smac")
+    from experiments.harness import make_searcher
+
+    objective = Objective("finite", "mixed", {"a": tune.randint(0, 3)}, lambda c: float(c["a"]), 0.0, "3 configs")
+    record = run_batches(make_searcher("smac", 0, 8, 2), objective, budget=8, batch=2)
+    assert sorted(record.values) == [0.0, 1.0, 2.0] and record.best == 0.0 and len(record.curve) == 8
