@@ -189,10 +189,13 @@ class RayCluster:
         with RayCluster(4, 32, log_path="ray.log") as cluster:
             subprocess.run([...], env=dict(cluster.env, RAY_ADDRESS=cluster.address))
 
-    ``start`` returns once every node has joined (polling, no fixed sleep). ``stop`` sends SIGTERM to
-    the ``ray start`` processes (each stops its own node), then SIGKILLs whatever they had started
-    and left behind, by PID (checking the PID still names the same process), and removes the temp
-    dirs. ``node_env`` adds variables to single nodes (their workers inherit them).
+    ``start`` returns once every node has joined (polling, no fixed sleep). A worker node whose
+    ``ray start`` gives up while the cluster comes up (Ray waits only 30 s for a raylet to register,
+    too little on an overloaded machine) is started again, up to ``node_retries`` times. ``stop`` sends
+    SIGTERM to the ``ray start`` processes (each stops its own node), then SIGKILLs whatever they had
+    started and left behind, by PID (checking the PID still names the same process), and removes the
+    temp dirs. ``procs[i]`` is node i's ``ray start`` process; ``node_env`` adds variables to single
+    nodes (their workers inherit them).
     """
 
     def __init__(
@@ -205,6 +208,7 @@ class RayCluster:
         object_store_mb: int = 200,
         node_env: Sequence[Mapping[str, str]] | None = None,
         wait_s: float = 300.0,
+        node_retries: int = 2,
     ):
         self.nodes = nodes
         self.cpus_per_node = cpus_per_node
@@ -213,9 +217,13 @@ class RayCluster:
         self.object_store_mb = object_store_mb
         self.node_env = list(node_env or [{}] * nodes)
         self.wait_s = wait_s
+        self.node_retries = node_retries
         self.tmp_root = f"/tmp/rc{os.getpid()}{secrets.token_hex(2)}"  # short: socket paths < 107 bytes
         self.address = ""
         self.procs: list[subprocess.Popen] = []
+        # Every process seen below each node's `ray start` (PID, start time): what stop() may have to
+        # kill, even after a parent's exit handed its children to init.
+        self._seen: list[set[tuple[int, int]]] = [set() for _ in range(nodes)]
         self._log: TextIO | None = None
 
     def __enter__(self) -> RayCluster:
@@ -230,19 +238,40 @@ class RayCluster:
         self.stop()
 
     def _start_node(self, index: int, args: list[str]) -> None:
+        """Starts (or starts again) node ``index`` as ``procs[index]``."""
         cmd = [RAY_BIN, "start", "--block", f"--num-cpus={self.cpus_per_node}", "--num-gpus=0"]
         cmd += [f"--temp-dir={self.tmp_root}-{index}", f"--object-store-memory={self.object_store_mb * 2**20}"]
         cmd += ["--min-worker-port=0", "--max-worker-port=0", f"--dashboard-agent-listen-port={free_port()}"]
         cmd += ["--disable-usage-stats", *args]
-        self.procs.append(
-            subprocess.Popen(
-                cmd,
-                env={**self.env, **self.node_env[index]},
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_raise_nofile_limit,
-            )
+        proc = subprocess.Popen(
+            cmd,
+            env={**self.env, **self.node_env[index]},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_raise_nofile_limit,
         )
+        if index < len(self.procs):
+            self.procs[index] = proc
+        else:
+            self.procs.append(proc)
+
+    def _remember(self) -> None:
+        """Adds the nodes' current descendants to what stop() kills."""
+        for seen, proc in zip(self._seen, self.procs, strict=False):
+            for pid in descendants(proc.pid):
+                started = _start_time(pid)
+                if started is not None:
+                    seen.add((pid, started))
+
+    @staticmethod
+    def _kill(processes: Iterable[tuple[int, int]]) -> None:
+        """SIGKILLs the processes that still run as the same process (PID and start time)."""
+        for pid, started in processes:
+            if _start_time(pid) == started:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     def log_tail(self, chars: int = 6000) -> str:
         """The end of the nodes' shared ``ray start`` log (for error messages)."""
@@ -252,10 +281,22 @@ class RayCluster:
         except OSError:
             return ""
 
-    def _check_alive(self, deadline: float, what: str) -> None:
+    def _check_alive(self, deadline: float, what: str, retries: list[int] | None = None) -> None:
+        """Raises RuntimeError when a node has exited or the deadline has passed; with ``retries``
+        (what is left per node), a worker node that exited is started again instead while it has some."""
+        self._remember()
         for i, proc in enumerate(self.procs):
-            if proc.poll() is not None:
+            if proc.poll() is None:
+                continue
+            if retries is None or i == 0 or retries[i] <= 0:
                 raise RuntimeError(f"Ray node {i} exited ({proc.returncode}) while {what}\n{self.log_tail()}")
+            retries[i] -= 1
+            print(
+                f"Ray node {i} exited ({proc.returncode}) while {what}: starting it again", file=self._log, flush=True
+            )
+            self._kill(self._seen[i])
+            self._seen[i].clear()
+            self._start_node(i, [f"--address={self.address}", "--node-ip-address=127.0.0.1"])
         if time.time() > deadline:
             raise RuntimeError(f"timed out after {self.wait_s:.0f} s while {what}\n{self.log_tail()}")
 
@@ -295,9 +336,10 @@ class RayCluster:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        retries = [self.node_retries] * self.nodes
         try:
             while waiter.poll() is None:
-                self._check_alive(deadline, f"{self.nodes} nodes joined")
+                self._check_alive(deadline, f"{self.nodes} nodes joined", retries)
                 time.sleep(0.5)
         finally:
             if waiter.poll() is None:
@@ -305,10 +347,11 @@ class RayCluster:
                 waiter.wait()
         if waiter.returncode != 0:
             raise RuntimeError(f"could not count the cluster's nodes\n{self.log_tail()}")
+        self._check_alive(deadline, f"{self.nodes} nodes joined")
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stops every process this cluster started (by PID), then removes its temp dirs."""
-        left = [(pid, _start_time(pid)) for proc in self.procs for pid in descendants(proc.pid)]
+        self._remember()
         for proc in reversed(self.procs):  # workers first, the head last
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -318,12 +361,9 @@ class RayCluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        for pid, started in left:
-            if started is not None and _start_time(pid) == started:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        for seen in self._seen:
+            self._kill(seen)
+            seen.clear()
         self.procs = []
         for path in glob.glob(f"{self.tmp_root}-*"):
             shutil.rmtree(path, ignore_errors=True)
