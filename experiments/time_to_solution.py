@@ -130,6 +130,7 @@ class Run:
     wall: float = 0.0
     configs: dict[str, dict] = field(default_factory=dict)
     errors: int = 0  # trials that failed (a killed worker, say): a run to look at, or to rerun
+    crash: str = ""  # the exception that ended the run early (a searcher's bug), if any
 
     @property
     def epochs(self) -> int:
@@ -156,7 +157,7 @@ class Run:
     def from_json(cls, data: dict) -> Run:
         """The inverse of `to_json`."""
         events = [(t, trial, float("nan") if loss is None else loss) for t, trial, loss in data["events"]]
-        extra = {key: data[key] for key in ("configs", "errors") if key in data}
+        extra = {key: data[key] for key in ("configs", "errors", "crash") if key in data}
         return cls(events, data["finished"], data["searcher_seconds"], data["wall"], **extra)
 
     def epoch_cost(self) -> float:
@@ -492,8 +493,9 @@ def tune_strategy(strategy: str, seed: int, setting: Setting, storage: str) -> R
     # every strategy runs at most `concurrency` trials at a time: each takes its share of Ray's CPUs
     cpus = np.floor(ray.cluster_resources()["CPU"] / concurrency * 1e4) / 1e4  # Ray's resource precision
     start = time.time()
+    crash = ""
     with _run_env(pending):
-        tune.Tuner(
+        tuner = tune.Tuner(
             tune.with_resources(run_trial, {"cpu": cpus}),
             param_space=space,
             tune_config=tune_config,
@@ -504,8 +506,15 @@ def tune_strategy(strategy: str, seed: int, setting: Setting, storage: str) -> R
                 callbacks=[recorder],
                 stop=GateBudget(gate, setting.budget) if gate else None,
             ),
-        ).fit()
+        )
+        try:
+            tuner.fit()
+        except Exception as error:  # a searcher that raises ends its run, not the study
+            lines = [line for line in str(error).splitlines() if line.strip()]
+            crash = f"{type(error).__name__}: {lines[-1].strip() if lines else ''}"
+            print(f"  {setting.title} {strategy} seed {seed} crashed: {crash}", flush=True)
     run = recorder.shift(open_time(gate) if gate else None)
+    run.crash = crash
     run.wall = time.time() - start
     run.searcher_seconds = timed.seconds if timed is not None else 0.0
     return run
@@ -631,6 +640,7 @@ def summarize(runs: dict[str, list[Run]], horizon: float) -> tuple[dict[str, dic
             "searcher_seconds": np.array([r.searcher_seconds for r in seeds]),
             "epoch_cost": np.array([r.epoch_cost() for r in seeds]),
             "errors": np.array([r.errors for r in seeds]),
+            "crashes": [r.crash for r in seeds],
         }
     ranked = sorted((s for s in out if np.isfinite(out[s]["end"]).all()), key=lambda s: float(np.mean(out[s]["end"])))
     best = ranked[:TARGET_BEST]
@@ -784,12 +794,15 @@ def markdown(
         epoch = f", epoch time {setting.epoch_seconds:g} s x cost" if setting.workload == "surrogate" else ""
         commits = sorted({m.get("commit", "?") for s, ms in meta[setting].items() if "pgsearcher" in s for m in ms})
         failed = [f"{s} seed {i}" for s, v in summary.items() for i, n in enumerate(v["errors"]) if n]
+        crashed = [f"{s} seed {i} ({c})" for s, v in summary.items() for i, c in enumerate(v["crashes"]) if c]
         lines += [
             f"## {setting.title}",
             "",
             f"{budget}{epoch}, up to {setting.epochs} epochs per trial; target {target:.4f}; "
             f"PGSearcher's runs from commits {', '.join(commits) or '—'} (+dirty: uncommitted ray_pgsearch/)"
-            + (f"; runs with failed trials: {', '.join(failed)}." if failed else "."),
+            + (f"; runs with failed trials: {', '.join(failed)}" if failed else "")
+            + (f"; runs that crashed (their curve holds its last value): {'; '.join(crashed)}" if crashed else "")
+            + ".",
             "",
         ]
         surrogate = setting.workload == "surrogate"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from experiments import lc_surrogate, time_to_solution
+from experiments.harness import RandomSearcher
 from experiments.spaces import sample_config
 
 
@@ -173,3 +174,29 @@ def test_quick_study_through_tune(ray_local: None, tmp_path: Path) -> None:
         + ["--rerun", "random + FIFO", "--out", str(tmp_path)]
     )
     assert list(partial[settings["surrogate"]]) == ["random + FIFO", "random + ASHA", "random + HyperBand", "BOHB"]
+
+
+class FailingSearcher(RandomSearcher):
+    """Random search whose third suggestion raises, as a searcher's bug would."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=0)
+        self.calls = 0
+
+    def suggest(self, trial_id: str) -> dict:
+        self.calls += 1
+        if self.calls == 3:
+            raise ValueError("a searcher's bug")
+        return super().suggest(trial_id)
+
+
+@pytest.mark.slow
+def test_a_crashing_searcher_ends_its_run_not_the_study(
+    ray_local: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(time_to_solution, "strategy_searcher", lambda name, seed, concurrency: FailingSearcher())
+    setting = time_to_solution.Setting("surrogate", 2, 0, 0.0, quick=True)
+    run = time_to_solution.tune_strategy("random + FIFO", 0, setting, str(tmp_path))
+    assert run.crash == "ValueError: a searcher's bug"
+    # the third suggestion comes once a trial has ended (2 at a time): it trained all its epochs
+    assert len(run.finished) >= 1 and run.epochs >= time_to_solution.QUICK_EPOCHS
