@@ -61,10 +61,18 @@ def parse_args(
     return args
 
 
+def installed_version(package: str) -> str:
+    """The installed version of a distribution, or "not installed"."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def header(module: str, title: str, argv: list[str] | None, packages: list[str]) -> list[str]:
     """Title, the exact command, the date and the package versions, as markdown lines."""
     args = sys.argv[1:] if argv is None else argv
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ["ray", "numpy", *packages])
+    versions = ", ".join(f"{p} {installed_version(p)}" for p in ["ray", "numpy", *packages])
     command = " ".join(["python -m", f"experiments.{module}", shlex.join(args)]).strip()
     date = datetime.datetime.now().isoformat(timespec="seconds")
     return [

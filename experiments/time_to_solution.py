@@ -69,6 +69,7 @@ import datetime
 import fnmatch
 import hashlib
 import heapq
+import importlib.util
 import json
 import logging
 import multiprocessing
@@ -382,6 +383,21 @@ def strategy_searcher(name: str, seed: int, concurrency: int) -> Searcher:
         np.random.seed(seed)  # hpbandster's KDE samples with numpy's global generator
         return TuneBOHB(seed=seed, max_concurrent=concurrency)
     return make_searcher(name, seed, NUM_SAMPLES, concurrency)
+
+
+def installed(strategy: str) -> bool:
+    """Whether the peer a strategy needs is importable (HEBO and BOHB's model come from
+    experiments/install_peers.sh, not from the project's extras); a missing one is skipped, said once."""
+    module = {"hebo": "hebo", BOHB: "hpbandster"}.get(strategy.split(" + ")[0])
+    if module is None or importlib.util.find_spec(module) is not None:
+        return True
+    if module not in _MISSING:
+        _MISSING.add(module)
+        print(f"{module} is not installed (bash experiments/install_peers.sh): skipping its strategies")
+    return False
+
+
+_MISSING: set[str] = set()
 
 
 def scheduler_of(name: str, epochs: int, space: dict) -> TrialScheduler | None:
@@ -872,7 +888,7 @@ def main(argv: list[str] | None = None) -> dict[Setting, dict[str, list[Run]]]:
     tasks = {}
     for setting in settings:
         pool = CNN_STRATEGIES if setting.workload == "cnn" else STRATEGIES
-        strategies = [s for s in pool if any(fnmatch.fnmatch(s, p) for p in args.strategies)]
+        strategies = [s for s in pool if any(fnmatch.fnmatch(s, p) for p in args.strategies) and installed(s)]
         seeds = cnn_seeds if setting.workload == "cnn" else args.seeds
         tasks[setting] = (setting, strategies, seeds, args.rerun, args.out / CACHE)
     results: dict[Setting, tuple[dict[str, list[Run]], dict[str, list[dict]]]] = {}
