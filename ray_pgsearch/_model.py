@@ -104,35 +104,52 @@ class ParzenModel:
         """log p(x) for each candidate row: p(x) = (sum_i w_i k(x, x_i) + prior) / (sum_i w_i + 1),
         k a product of Gaussian kernels on the known numeric z's, category kernels on the known
         categories, and the uniform density on every coordinate the point does not know."""
-        h = self._bandwidth(points.mass)
-        zc, zp = candidates[:, : self.n_numeric], points.rows[:, : self.n_numeric]
-        if points.known is None:
-            sqdist = (zc * zc).sum(1)[:, None] + (zp * zp).sum(1)[None, :] - 2.0 * zc @ zp.T
-            n_known = np.full(zp.shape[0], self.n_numeric)
-        else:
-            mask = points.known[:, : self.n_numeric].astype(float)
-            sqdist = (zc * zc) @ mask.T + (mask * zp * zp).sum(1)[None, :] - 2.0 * zc @ (mask * zp).T
-            n_known = mask.sum(1)
-        log_k = -0.5 * np.maximum(sqdist, 0.0) / h**2 - n_known[None, :] * np.log(h * np.sqrt(2.0 * np.pi))
-        log_k = log_k + self._cat_log_kernel(candidates, points) + np.log(points.weights)[None, :]
-        prior = np.full((log_k.shape[0], 1), self.log_prior)
-        return _logsumexp(np.hstack([log_k, prior]), axis=1) - np.log(points.mass + 1)
+        return self._log_density(self._features(candidates), points)
 
-    def _cat_log_kernel(self, candidates: np.ndarray, points: Points) -> np.ndarray:
-        """sum over choices of log k(c, c_j): log(1 - lam) on a match, log(lam / (K - 1)) otherwise,
-        log(1 / K) where the point does not know the choice; lam is the smoothing of the group."""
-        total = np.zeros((candidates.shape[0], points.rows.shape[0]))
+    def score(self, candidates: np.ndarray, good: Points, bad: Points) -> np.ndarray:
+        """log l(x) - log g(x) for each candidate row."""
+        features = self._features(candidates)
+        return self._log_density(features, good) - self._log_density(features, bad)
+
+    def _features(self, candidates: np.ndarray) -> np.ndarray:
+        """Per candidate [z^2, z, 1, one-hot categories]: log w_i k(x, x_i) is linear in these."""
+        z = candidates[:, : self.n_numeric]
+        onehot = [
+            np.eye(size)[candidates[:, j].astype(int)]
+            for j, size in enumerate(self.category_sizes, start=self.n_numeric)
+            if size > 1
+        ]
+        return np.hstack([z * z, z, np.ones((z.shape[0], 1)), *onehot])
+
+    def _coefficients(self, points: Points) -> np.ndarray:
+        """Per point the coefficients of ``_features`` in log w_i k(x, x_i):
+        -m (z - z_i)^2 / 2h^2 = z^2 (-m / 2h^2) + z (m z_i / h^2) - m z_i^2 / 2h^2 (m: the point knows z),
+        and per choice log(lam / (K - 1)) plus log((1 - lam)(K - 1) / lam) on a match (log(1 / K) where
+        the point does not know the choice), lam the smoothing of the group."""
+        n = points.rows.shape[0]
+        h = self._bandwidth(points.mass)
+        zp = points.rows[:, : self.n_numeric]
+        known = np.ones(zp.shape) if points.known is None else points.known[:, : self.n_numeric].astype(float)
+        const = -0.5 * (known * zp * zp).sum(1) / h**2 - known.sum(1) * np.log(h * np.sqrt(2.0 * np.pi))
+        const += np.log(points.weights)
+        match = []
         for j, size in enumerate(self.category_sizes, start=self.n_numeric):
             if size == 1:
                 continue
             lam = self._smoothing(size, points.mass)
-            match = candidates[:, j, None] == points.rows[None, :, j]
-            log_k = np.where(match, np.log(1.0 - lam), np.log(lam / (size - 1)))
+            log_match, log_other = np.log(1.0 - lam), np.log(lam / (size - 1))
+            gain = np.zeros((n, size))
+            gain[np.arange(n), points.rows[:, j].astype(int)] = log_match - log_other
+            base = np.full(n, log_other)
             if points.known is not None:
-                log_k = np.where(points.known[None, :, j], log_k, -np.log(size))
-            total += log_k
-        return total
+                unknown = ~points.known[:, j]
+                gain[unknown], base[unknown] = 0.0, -np.log(size)
+            const += base
+            match.append(gain)
+        return np.hstack([-0.5 * known / h**2, known * zp / h**2, const[:, None], *match])
 
-    def score(self, candidates: np.ndarray, good: Points, bad: Points) -> np.ndarray:
-        """log l(x) - log g(x) for each candidate row."""
-        return self.log_density(candidates, good) - self.log_density(candidates, bad)
+    def _log_density(self, features: np.ndarray, points: Points) -> np.ndarray:
+        log_k = features @ self._coefficients(points).T  # log w_i k(x, x_i) for every candidate and point
+        if not log_k.shape[1]:
+            return np.full(log_k.shape[0], self.log_prior - np.log(points.mass + 1))
+        return np.logaddexp(_logsumexp(log_k, axis=1), self.log_prior) - np.log(points.mass + 1)

@@ -35,6 +35,7 @@ __all__ = ["PGOptimizer", "UpdateHook", "as_reward"]
 
 _GP_MIN_RESULTS = 10  # results before the Gaussian process reranks proposals
 _GP_REFIT = 8  # results between two picks of the GP's length scale and noise
+_GP_BEST, _GP_RECENT = 32, 16  # the GP conditions on the window's 32 best and 16 latest results
 _PRIOR_REPLAY = 4  # a warm start opens with the prior's 4 best results, alternating with 4 controls
 _PRIOR_EVIDENCE = 6  # results of this search before the prior's agreement is judged
 _PRIOR_JUDGED = 3.0  # ... and until this many halflives of results: later the prior weighs next to nothing
@@ -61,6 +62,11 @@ class Window:
         i = self.count % self.rows.shape[0]
         self.rows[i], self.rewards[i] = row, reward
         self.count += 1
+
+    def latest(self, k: int) -> np.ndarray:
+        """Indices (into ``arrays()``) of the ``k`` results added last."""
+        cap = self.rows.shape[0]
+        return np.arange(self.count - min(k, len(self)), self.count) % cap
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         n = len(self)
@@ -210,8 +216,8 @@ class PGOptimizer:
 
     def _rerank(self, candidates: np.ndarray, order: np.ndarray) -> np.ndarray:
         """The density ratio's ``gp_rerank`` best proposals reordered by their expected improvement
-        under a Gaussian process on the window, when few trials run at once (``order`` unchanged
-        otherwise). A running trial enters the process with its latest report mapped rung-aware to
+        under a Gaussian process on the window's best and latest results, when few trials run at once
+        (``order`` unchanged otherwise). A running trial enters the process with its latest report mapped rung-aware to
         the finished trials' scale, or else as a kriging believer (its predicted value, as if
         observed). The length scale and noise are picked again every ``_GP_REFIT`` results."""
         s = self.settings
@@ -226,21 +232,21 @@ class PGOptimizer:
         believers = [row for t, row in self.pending.items() if t not in reported]
         view = self._model_view
         x = view(np.vstack([rows, *[self.pending[t][None, :] for t in reported]]))
-        y = normal_scores(np.r_[self._scalarize(rewards), list(reported.values())])
+        y = normal_scores(np.concatenate([self._scalarize(rewards), list(reported.values())]))
+        keep = np.zeros(y.size, bool)
+        keep[np.argsort(-y[: rows.shape[0]], kind="stable")[:_GP_BEST]] = True
+        keep[self.window.latest(_GP_RECENT)] = True
+        keep[rows.shape[0] :] = True  # the running trials' reports
+        x, y = x[keep], y[keep]
         if self._gp_fitted_at is None or self.window.count - self._gp_fitted_at >= _GP_REFIT:
             self.gp.select(x, y)
             self._gp_fitted_at = self.window.count
-        if np.isinf(self.gp.fit(x, y)):
+        if np.isinf(self.gp.fit(x, y, view(np.array(believers)) if believers else None)):
             return order
-        if believers:
-            b = view(np.array(believers))
-            x, y = np.vstack([x, b]), np.r_[y, self.gp.predict(b)[0]]
-            if np.isinf(self.gp.fit(x, y)):
-                return order
         top = order[: s.gp_rerank]
         mean, std = self.gp.predict(view(candidates[top]))
-        ei = expected_improvement(mean, std, float(y.max()))
-        return np.r_[top[np.argsort(-ei, kind="stable")], order[s.gp_rerank :]]
+        ei = expected_improvement(mean, std, self.gp.best)
+        return np.concatenate([top[np.argsort(-ei, kind="stable")], order[s.gp_rerank :]])
 
     def _groups(self) -> tuple[Points, Points] | None:
         """The model's good and bad points: the best gamma of the window's results against the rest,

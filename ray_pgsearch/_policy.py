@@ -24,10 +24,10 @@ def rank_utilities(rewards: np.ndarray) -> np.ndarray:
     n = rewards.size
     raw = np.maximum(0.0, np.log(n / 2.0 + 1.0) - np.log(np.arange(1, n + 1)))
     shaped = raw / raw.sum() - 1.0 / n
-    u = np.empty(n)
-    u[np.argsort(-rewards, kind="stable")] = shaped
-    _, group = np.unique(rewards, return_inverse=True)  # equal rewards share their mean utility
-    return (np.bincount(group, weights=u) / np.bincount(group))[group]
+    _, group, counts = np.unique(rewards, return_inverse=True, return_counts=True)
+    end = n - (np.cumsum(counts) - counts)  # best first, the rewards equal to value g hold ranks [end - count, end)
+    total = np.r_[0.0, np.cumsum(shaped)]
+    return ((total[end] - total[end - counts]) / counts)[group.ravel()]  # equal rewards share their mean utility
 
 
 def masked_utilities(rewards: np.ndarray, active: np.ndarray) -> np.ndarray:

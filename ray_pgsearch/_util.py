@@ -16,6 +16,7 @@ __all__ = [
     "get_path",
     "is_finite_number",
     "is_number",
+    "mean_ranks",
     "path_str",
     "set_path",
     "softmax",
@@ -85,6 +86,13 @@ def is_number(value: Any) -> bool:
 def is_finite_number(value: Any) -> bool:
     """A real number that is neither NaN nor infinite: what counts as a reported result."""
     return is_number(value) and math.isfinite(float(value))
+
+
+def mean_ranks(values: np.ndarray) -> np.ndarray:
+    """The 0-based rank of each value in ascending order; tied values share their mean rank."""
+    _, group, counts = np.unique(values, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts  # rank of each distinct value's first occurrence
+    return (first + 0.5 * (counts - 1))[group.ravel()]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
