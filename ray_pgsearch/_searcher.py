@@ -218,7 +218,7 @@ class PGSearcher(Searcher):
         return self._opt
 
     def _attach_writer(self, log_dir: str) -> None:
-        """Writes the policy to TensorBoard after every update, from now on."""
+        """Writes the policy to TensorBoard after updates (at most once a second), from now on."""
         from .tensorboard import PolicyWriter
 
         self._writer = PolicyWriter(log_dir)
@@ -330,6 +330,8 @@ class PGSearcher(Searcher):
         which it syncs to the experiment directory, and never tells a searcher that directory."""
         if self._writer is None and self._log_dir is None and self._opt is not None:
             self._attach_writer(os.path.join(os.path.dirname(os.path.abspath(checkpoint_path)), "pgsearch"))
+        if self._writer is not None:
+            self._writer.flush()  # Tune saves at the end of a run: the last update reaches TensorBoard
         with open(checkpoint_path, "wb") as f:
             pickle.dump({"format": _STATE_FORMAT, "state": self.__getstate__()}, f)
 

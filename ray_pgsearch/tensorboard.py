@@ -1,9 +1,10 @@
 """TensorBoard logging of the policy: a ``PolicyWriter`` is an update hook of ``PGOptimizer``.
 
 ``PGSearcher`` attaches one (to ``log_dir``, or ``<experiment>/pgsearch`` inside Tune); with the
-ask/tell core, ``opt.add_update_hook(PolicyWriter(log_dir))`` does the same. One event step per
-policy update (step = ``policy.n_updates``). The tags (built by the functions below, the one place
-that names them), for a numeric parameter ``<p>`` (a Gaussian N(mu, sigma^2) on its latent z):
+ask/tell core, ``opt.add_update_hook(PolicyWriter(log_dir))`` does the same. Event steps count
+policy updates (step = ``policy.n_updates``); the writer writes the latest at most once a second.
+The tags (built by the functions below, the one place that names them), for a numeric parameter
+``<p>`` (a Gaussian N(mu, sigma^2) on its latent z):
 
 * ``policy/<p>/mean``: ``decode(mu)``, the mean mapped to the parameter's own units (for a log
   domain this is the geometric centre of the Gaussian's mass, for an integer its bin);
@@ -27,6 +28,8 @@ Histograms ``window/<p>`` hold the window's values of each numeric parameter in 
 
 from __future__ import annotations
 
+import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -107,15 +110,32 @@ def policy_scalars(opt: PGOptimizer, utilities: np.ndarray) -> dict[str, float]:
 
 
 class PolicyWriter:
-    """An update hook that writes ``policy_scalars`` and the window histograms to ``log_dir`` at
-    every update, flushed at once so TensorBoard (and Tune's sync of the experiment directory) sees
-    each step. The event file is opened at the first update."""
+    """An update hook that writes ``policy_scalars`` and the window histograms to ``log_dir``, at
+    most once every ``every_s`` seconds (a write costs milliseconds; trials may end faster than
+    that), flushed at once so TensorBoard (and Tune's sync of the experiment directory) sees each
+    write. An update that came too soon is written by the next write, ``flush`` or ``close``
+    (``every_s=0``: every update). The event file is opened at the first write."""
 
-    def __init__(self, log_dir: str):
+    def __init__(self, log_dir: str, every_s: float = 1.0):
+        if not (isinstance(every_s, (int, float)) and every_s >= 0):
+            raise ValueError(f"every_s must be a number >= 0 (seconds), got {every_s!r}")
         self.log_dir = log_dir
+        self.every_s = float(every_s)
         self._writer: Any = None
+        self._latest: tuple[PGOptimizer, np.ndarray] | None = None  # an update not written yet
+        self._written_at = -math.inf
 
     def __call__(self, opt: PGOptimizer, utilities: np.ndarray) -> None:
+        self._latest = (opt, utilities)
+        if time.monotonic() - self._written_at >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes the latest update if it is not written yet."""
+        if self._latest is None:
+            return
+        opt, utilities = self._latest
+        self._latest = None
         if self._writer is None:
             from tensorboardX import SummaryWriter
 
@@ -128,8 +148,10 @@ class PolicyWriter:
             values = np.array([param.decode(z) for z in rows[:, j]], dtype=float)
             self._writer.add_histogram(f"window/{path_str(param.path)}", values, step)
         self._writer.flush()
+        self._written_at = time.monotonic()
 
     def close(self) -> None:
+        self.flush()
         if self._writer is not None:
             self._writer.close()
             self._writer = None

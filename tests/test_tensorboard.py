@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from ray import tune
 from tensorboard.backend.event_processing.event_accumulator import HISTOGRAMS, SCALARS, EventAccumulator
 from test_tune import SPACE, known_loss, train_known
 
@@ -58,7 +59,7 @@ def _expected_state(opt: PGOptimizer) -> dict[str, float]:
 
 def test_logged_values_equal_the_optimizer_state_at_each_step(tmp_path):
     opt = PGOptimizer(SPACE, mode="min", seed=0, n_startup=4)
-    opt.add_update_hook(PolicyWriter(str(tmp_path)))
+    opt.add_update_hook(PolicyWriter(str(tmp_path), every_s=0))
     expected, windows = {}, {}
     for _ in range(15):
         config = opt.ask()
@@ -117,7 +118,10 @@ def tensorboard_port(experiment):
 def test_a_tune_run_writes_policy_and_trial_events(experiment):
     assert glob.glob(os.path.join(experiment, "pgsearch", "events.out.tfevents.*"))
     policy = _accumulator(os.path.join(experiment, "pgsearch"))
-    assert [e.value for e in policy.Scalars("policy/updates")] == list(range(1, 12))  # 12 results, 11 updates
+    # 12 results, 11 updates: the first one is written, then at most one a second, and the last one
+    # when Tune saves the searcher at the end of the run
+    logged = [e.value for e in policy.Scalars("policy/updates")]
+    assert logged[0] == 1 and logged[-1] == 11 and logged == sorted(set(logged))
     trial_dirs = [d for d in glob.glob(os.path.join(experiment, "train_known_*")) if os.path.isdir(d)]
     assert len(trial_dirs) == 12
     for trial_dir in trial_dirs:
@@ -164,3 +168,20 @@ def test_report_writes_the_figures(experiment, tmp_path):
     assert [os.path.basename(p) for p in paths] == ["best_so_far.png", "policy_over_time.png", "final_policy.png"]
     for path in paths:
         assert os.path.getsize(path) > 10_000
+
+
+def test_the_writer_writes_at_most_once_per_interval_and_the_latest_at_close(tmp_path):
+    opt = PGOptimizer({"x": tune.uniform(-2.0, 2.0)}, seed=0, n_startup=2)
+    writer = PolicyWriter(str(tmp_path), every_s=3600.0)
+    opt.add_update_hook(writer)
+    for _ in range(6):
+        config = opt.ask()
+        opt.tell(config, config["x"] ** 2)
+    writer.close()
+    logged = [e.step for e in _accumulator(str(tmp_path)).Scalars("policy/updates")]
+    assert logged == [1, opt.policy.n_updates]  # the first update, then the latest one at close
+
+
+def test_the_writer_refuses_a_negative_interval(tmp_path):
+    with pytest.raises(ValueError, match="every_s"):
+        PolicyWriter(str(tmp_path), every_s=-1)
