@@ -204,12 +204,9 @@ class PGOptimizer:
             return self.policy.sample(self.rng, self.settings.n_candidates)
         good, bad = groups
         n_model = int(round(self.settings.model_candidates * self.settings.n_candidates))
-        candidates = np.vstack(
-            [
-                self.policy.sample(self.rng, self.settings.n_candidates - n_model),
-                self.model.sample(self.rng, good, n_model),
-            ]
-        )
+        candidates = self.policy.sample(self.rng, self.settings.n_candidates - n_model)
+        if good.mass:  # empty while only running trials count and none of them is good: the policy alone
+            candidates = np.vstack([candidates, self.model.sample(self.rng, good, n_model)])
         scores = self.model.score(self._model_view(candidates), good, bad)
         order = np.argsort(-scores, kind="stable")
         return candidates[self._rerank(candidates, order)]

@@ -74,6 +74,23 @@ def test_pg_with_asha_reaches_the_target_in_fewer_iterations_than_random(ray_loc
     assert np.mean(pg) < np.mean(rnd)
 
 
+def test_an_ask_works_when_no_running_trial_counts_as_good():
+    """HyperBand paused the best trials of a rung before any trial finished: the running ones all
+    rank below the best gamma there, so the model's good group is empty; the candidates then come
+    from the policy alone (this used to raise inside the model's sampler)."""
+    from ray_pgsearch import PGOptimizer
+
+    opt = PGOptimizer({"x": tune.uniform(0, 1), "c": tune.choice(["a", "b"])}, seed=0, n_startup=0)
+    for trial_id in range(8):
+        opt.ask(trial_id=trial_id)
+    for trial_id in range(8):
+        opt.report(trial_id, float(trial_id), level=1)  # trial 0 is the best at level 1
+    opt.forget(0)
+    opt.forget(1)  # the best two are paused for good, without a final result
+    config = opt.ask(trial_id=99)
+    assert 0.0 <= config["x"] <= 1.0 and config["c"] in ("a", "b")
+
+
 def test_running_trials_that_report_steer_the_next_suggestions_before_any_finishes():
     """Eight trials running under FIFO, none finished: their first-epoch losses (which rank configs
     as their final losses do) already guide the next eight suggestions, where a searcher that waits
