@@ -4,11 +4,16 @@
     python -m experiments.external --report-only     # re-score everything in the cache (seconds)
     python -m experiments.external --searchers pgsearcher --suites all --settings 32x8,100x8,100x1 --seeds 10
     python -m experiments.external --plan --searchers pgsearcher --rerun pgsearcher   # PGSearcher's stages again
+    python -m experiments.external --searchers random,tpe,ngopt,naive_pg,pgsearcher --suites ours,bbob,bbob_mixint \
+        --settings 320x32,640x64,1280x128 --seeds 2                  # high concurrency (WIDE), issue 15
 
 Settings: "100x8" runs 100 evaluations asynchronously with up to 8 pending (completed in a seeded random
 order shared by all searchers, `experiments.harness.run_search`); "16r8" is the NeurIPS 2020 black-box
 challenge's protocol, 16 rounds of 8 suggestions with a whole round asked before any of it is told
-(`run_batches`), scored after 32 and after 128 evaluations.
+(`run_batches`), scored after 32 and after 128 evaluations. Settings with 32 or more pending (`WIDE`,
+about 10 trials per worker) are reported in a section of their own, with the diversity of the configs in
+flight (mean pairwise latent distance of a full pending set, `experiments.harness.pending_diversity`) and
+the configs suggested while an equal one was pending.
 
 Every finished run (values in completion order, searcher seconds per completion) is stored as JSON under
 `experiments/results/cache/runs/<setting>/<searcher>/<objective>.json` (one file per searcher, setting and
@@ -50,6 +55,10 @@ HALVES = (DEV, HELD_OUT)
 ASYNC = "32x8,100x8,100x1"
 CHALLENGE = "16r8"
 CHEAP = ("random", "tpe", "hyperopt", "ngopt")
+# High concurrency, ~10 trials per worker (issue 15). HEBO is left out: ~0.3-1 s per suggestion on this machine.
+WIDE = "320x32,640x64,1280x128"
+WIDE_SEARCHERS = ("random", "tpe", "ngopt", "naive_pg", "pgsearcher")
+WIDE_PENDING = 32  # settings with at least this many pending get the wide report
 PACKAGES = ["scikit-learn", "optuna", "hyperopt", "nevergrad", "hpbandster", "smac", "hebo", "ax-platform"]
 
 
@@ -80,6 +89,12 @@ PLAN = (
     Stage(CHEAP + ("pgsearcher",), "bayesmark", ASYNC, 5),
     Stage(("smac", "hebo"), "bayesmark", CHALLENGE, 3),
 )
+
+
+def is_wide(setting: str) -> bool:
+    """An asynchronous setting with `WIDE_PENDING` or more pending ("320x32")."""
+    parsed = Setting.parse(setting)
+    return not parsed.batched and parsed.concurrency >= WIDE_PENDING
 
 
 def searcher_names() -> list[str]:
@@ -136,6 +151,8 @@ def execute(searcher: str, objective: str, setting: str, seed: int) -> dict:
         "values": record.values,
         "step_seconds": [float(f"{s:.4g}") for s in record.step_seconds],
         "duplicates": record.duplicates,
+        "in_flight_duplicates": record.in_flight_duplicates,
+        "diversity": [round(d, 4) for d in record.diversity],
         "off_domain": record.off_domain,
         "notes": record.notes,
         "wall_seconds": round(time.perf_counter() - start, 2),
@@ -253,6 +270,8 @@ class Cell:
     best: np.ndarray  # seeds x budget: best value so far
     scores: np.ndarray  # seeds x budget: score of the best so far against random search at that budget
     seconds: np.ndarray  # seeds: searcher seconds per trial
+    diversity: np.ndarray  # seeds: mean diversity of the run's full pending sets (nan: not measured)
+    in_flight: np.ndarray  # seeds: configs suggested while an equal config was pending (nan: not counted)
 
     def at(self, seeds: list[int]) -> np.ndarray:
         """Row indices of `seeds`."""
@@ -307,7 +326,10 @@ def score_runs(
                 seeds = sorted(cached)
                 best = np.array([_curve(cached[k]["values"], setting.budget) for k in seeds])
                 seconds = np.array([np.sum(cached[k]["step_seconds"]) / len(cached[k]["values"]) for k in seeds])
-                cells[(n, o)] = Cell(seeds, best, score(best, random_best[o], optimum[o]), seconds)
+                diversity = np.array([_mean_or_nan(cached[k].get("diversity")) for k in seeds])
+                in_flight = np.array([cached[k].get("in_flight_duplicates", np.nan) for k in seeds], dtype=float)
+                scores = score(best, random_best[o], optimum[o])
+                cells[(n, o)] = Cell(seeds, best, scores, seconds, diversity, in_flight)
         groups = {
             f"{suite}:{half}": [o for o in in_setting if suite_of(o) == suite and half_of(o) == half]
             for suite in SUITES
@@ -317,6 +339,18 @@ def score_runs(
         for point in score_points(setting):
             out["settings"][f"{s}@{point}"] = _summarize_point(s, point, names, groups, cells)
     return out
+
+
+def _mean_or_nan(values: list[float] | None) -> float:
+    """Mean of a run's measurements; nan for a run without them (cached before they were recorded)."""
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _nanmean(values: list[float] | np.ndarray) -> float:
+    """Mean of the finite values (nan if none)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return float(finite.mean()) if finite.size else float("nan")
 
 
 def _common_seeds(cells: dict, searcher: str, objectives: list[str]) -> list[int]:
@@ -340,6 +374,8 @@ def _group_stats(cells: dict, objectives: list[str], searchers: list[str], point
             "median": float(np.median(scores[:, :, -1])),
             "seeds": len(seeds),
             "ms_per_trial": 1000 * float(np.mean([cells[(n, o)].seconds.mean() for o in objectives])),
+            "diversity": _nanmean([cells[(n, o)].diversity[cells[(n, o)].at(seeds)] for o in objectives]),
+            "in_flight_duplicates": _nanmean([cells[(n, o)].in_flight[cells[(n, o)].at(seeds)] for o in objectives]),
             "curve": scores.mean(axis=(0, 1)).tolist(),
             "ranks": [],
         }
@@ -375,6 +411,8 @@ def _summarize_point(setting: str, point: int, names: list[str], groups: dict, c
                     "rank": float(np.mean([g[n]["rank"] for g in per_group])),
                     "seeds": min(g[n]["seeds"] for g in per_group),
                     "ms_per_trial": float(np.mean([g[n]["ms_per_trial"] for g in per_group])),
+                    "diversity": _nanmean([g[n]["diversity"] for g in per_group]),
+                    "in_flight_duplicates": _nanmean([g[n]["in_flight_duplicates"] for g in per_group]),
                     "curve": np.mean([g[n]["curve"] for g in per_group], axis=0).tolist(),
                 }
                 for n in full
@@ -419,6 +457,16 @@ def _half_row(halves: dict, name: str) -> list[str]:
     return [name, str(min(s["seeds"] for s in stats))] + cells + [f"{ms:.1f}"]
 
 
+def _wide_row(halves: dict, name: str) -> list[str]:
+    """A searcher's row of a wide setting's main table: `_half_row` with the diversity of the configs in
+    flight per half and the in-flight duplicates per run inserted before the cost."""
+    row = _half_row(halves, name)
+    stats = [halves[h]["searchers"].get(name) for h in HALVES]
+    diversity = ["—" if s is None or not np.isfinite(s["diversity"]) else f"{s['diversity']:.3f}" for s in stats]
+    in_flight = _nanmean([s["in_flight_duplicates"] for s in stats if s is not None])
+    return row[:-1] + diversity + ["—" if not np.isfinite(in_flight) else f"{in_flight:.1f}"] + row[-1:]
+
+
 def _title(key: str) -> str:
     """A setting@point key as a heading."""
     setting, point = key.split("@")
@@ -428,7 +476,8 @@ def _title(key: str) -> str:
             f"{setting}: the challenge's protocol ({parsed.budget // parsed.concurrency} rounds of "
             f"{parsed.concurrency}), score after {point} evaluations"
         )
-    return f"{setting}: {point} evaluations, up to {parsed.concurrency} pending (asynchronous)"
+    title = f"{setting}: {point} evaluations, up to {parsed.concurrency} pending (asynchronous)"
+    return f"High concurrency {title}" if is_wide(setting) else title
 
 
 def markdown(summary: dict, argv: list[str] | None, wall: float | None) -> tuple[str, str]:
@@ -461,7 +510,26 @@ def markdown(summary: dict, argv: list[str] | None, wall: float | None) -> tuple
         "Mean score over seeds (seeds in brackets) per objective, setting and searcher; see external.md.",
         "",
     ]
-    for key, point in summary["settings"].items():
+    keys = list(summary["settings"])
+    wide = [k for k in keys if is_wide(summary["settings"][k]["setting"])]
+    for key in [k for k in keys if k not in wide] + wide:
+        point = summary["settings"][key]
+        if wide and key == wide[0]:
+            lines += [
+                "## High concurrency (issue 15)",
+                "",
+                "Settings with 32 or more trials pending, about 10 trials per worker, completed in the same "
+                "seeded random order for every searcher. Besides the score: **diversity**, the mean pairwise "
+                "distance of the configs in flight each time the pending set is full (measured once per "
+                "`concurrency` suggestions), in the unit latent space of `ray_pgsearch.SearchSpace`: "
+                "sqrt(sum of squared differences of the numeric latents + number of differing categories) / "
+                "sqrt(number of parameters), so 0 is one point and 1 opposite corners, mean over a run then "
+                "over objectives and seeds (uniform random search gives the reference); **dups in flight**: "
+                "configs suggested while an equal config was pending, per run. TPE is Optuna's TPESampler as "
+                "Ray's OptunaSearch builds it, which from Optuna 5.0 runs the constant liar; NGOpt is told the "
+                "number of workers. HEBO is left out (~0.3-1 s per suggestion here).",
+                "",
+            ]
         lines += [f"## {_title(key)}", ""]
         halves = point["halves"]
         shown = [n for n in names if any(n in halves[h]["searchers"] for h in HALVES)]
@@ -469,7 +537,12 @@ def markdown(summary: dict, argv: list[str] | None, wall: float | None) -> tuple
             suites = {h: ", ".join(halves[h]["suites"]) for h in HALVES}
             lines += [f"Suites: dev {suites[DEV] or '—'}; held out {suites[HELD_OUT] or '—'}.", ""]
             head = ["searcher", "seeds", "dev score", "held-out score", "dev median", "held-out median"]
-            lines += table(head + ["dev rank", "held-out rank", "ms / trial"], [_half_row(halves, n) for n in shown])
+            head += ["dev rank", "held-out rank"]
+            if key in wide:
+                head += ["dev diversity", "held-out diversity", "dups in flight", "ms / trial"]
+                lines += table(head, [_wide_row(halves, n) for n in shown])
+            else:
+                lines += table(head + ["ms / trial"], [_half_row(halves, n) for n in shown])
         groups = point["groups"]
         in_groups = [n for n in names if any(n in g for g in groups.values())]
         lines += [f"Per suite half ({key}): mean score ± standard error (seeds), ms / trial in brackets.", ""]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -23,6 +24,7 @@ from experiments.spaces import (
     sample_config,
     snap_int,
 )
+from ray_pgsearch import SearchSpace
 
 METRIC = "loss"
 
@@ -40,6 +42,8 @@ class RunRecord:
     values: list[float]  # values in completion order
     step_seconds: list[float]  # searcher time since the previous completion, per completion
     duplicates: int = 0  # configs suggested more than once
+    in_flight_duplicates: int = 0  # configs suggested while an equal config was pending
+    diversity: list[float] = field(default_factory=list)  # `pending_diversity` of each full pending set
     off_domain: int = 0  # values outside their domain (off-grid integers, out of bounds...)
     notes: list[str] = field(default_factory=list)
 
@@ -47,6 +51,11 @@ class RunRecord:
     def best(self) -> float:
         """The best value found."""
         return self.curve[-1]
+
+    @property
+    def mean_diversity(self) -> float:
+        """Mean diversity of the run's full pending sets (nan where none was measured)."""
+        return float(np.mean(self.diversity)) if self.diversity else float("nan")
 
     @property
     def seconds_per_trial(self) -> float:
@@ -67,6 +76,26 @@ def off_domain_count(space: dict, config: dict) -> int:
         elif isinstance(domain, Float):
             count += not domain.lower <= value <= domain.upper
     return count
+
+
+def pending_diversity(space: SearchSpace, configs: list[dict]) -> float:
+    """Mean pairwise distance of configs in the unit latent space of `space`, in [0, 1].
+
+    Distance of two configs = sqrt(sum of squared differences of the numeric latents z in [0, 1] + the
+    number of categories that differ) / sqrt(number of parameters); 0 for identical configs, 1 for two
+    opposite corners that differ in every category. Raises ValueError on a config outside the space.
+    """
+    rows = np.array([space.encode(c) for c in configs])
+    n = len(rows)
+    if n < 2:
+        return float("nan")
+    z, cats = rows[:, : space.n_numeric], rows[:, space.n_numeric :]
+    squared = np.sum(z * z, axis=1)
+    d2 = squared[:, None] + squared[None, :] - 2.0 * z @ z.T  # pairwise squared numeric distances
+    for j in range(cats.shape[1]):
+        d2 += cats[:, j, None] != cats[None, :, j]
+    upper = np.triu_indices(n, 1)
+    return float(np.mean(np.sqrt(np.clip(d2[upper], 0.0, None))) / np.sqrt(space.dim))
 
 
 def _config_key(space: dict, config: dict) -> tuple:
@@ -109,12 +138,19 @@ class _Driver:
         self.searcher, self.objective = searcher, objective
         self.record = RunRecord(name or type(searcher).__name__, objective.name, seed, budget, concurrency, [], [], [])
         self.seen: set[tuple] = set()
+        self.in_flight: Counter[tuple] = Counter()  # keys of the pending configs
+        self.since_measured = concurrency  # suggestions since the pending set's diversity was last measured
+        try:
+            self.space: SearchSpace | None = SearchSpace(objective.space)
+        except ValueError:
+            self.space = None
         self.attempts = 0
         self.step = 0.0  # searcher seconds not yet attributed to a completion
         self.best = np.inf
 
     def suggest(self) -> tuple[str, dict | None | str]:
-        """Ask for a config under a fresh trial id; count duplicates and off-domain values of a config."""
+        """Ask for a config under a fresh trial id; count duplicates (overall and in flight) and off-domain
+        values of a config. The config is pending until `complete` is called with it."""
         trial_id = f"trial_{self.attempts:06d}"
         self.attempts += 1
         t0 = time.perf_counter()
@@ -124,7 +160,10 @@ class _Driver:
             assert_resolved(config)
             key = _config_key(self.objective.space, config)
             self.record.duplicates += key in self.seen
+            self.record.in_flight_duplicates += self.in_flight[key] > 0
             self.seen.add(key)
+            self.in_flight[key] += 1
+            self.since_measured += 1
             self.record.off_domain += off_domain_count(self.objective.space, config) > 0
         return trial_id, config
 
@@ -133,9 +172,21 @@ class _Driver:
         t0 = time.perf_counter()
         self.searcher.on_trial_complete(trial_id, result={METRIC: value, "training_iteration": 1, "config": config})
         self.step += time.perf_counter() - t0
+        self.in_flight[_config_key(self.objective.space, config)] -= 1
         self.best = min(self.best, value)
         self.record.values.append(value)
         self.record.curve.append(self.best)
+
+    def measure(self, pending: list[dict]) -> None:
+        """Record the diversity of a full pending set, at most once per `concurrency` suggestions."""
+        concurrency = self.record.concurrency
+        if self.space is None or concurrency < 2 or len(pending) < concurrency or self.since_measured < concurrency:
+            return
+        self.since_measured = 0
+        try:
+            self.record.diversity.append(pending_diversity(self.space, pending))
+        except ValueError:  # a config the space cannot encode (off-domain values are counted apart)
+            pass
 
     def finish(self) -> RunRecord:
         """Pad the curve of a searcher that gave up and return the record."""
@@ -156,7 +207,8 @@ def run_search(
 
     Each suggested config is evaluated at once but its result is reported only when the trial
     is picked (uniformly among the pending ones) for completion. Only the time inside
-    `suggest` and `on_trial_complete` is counted as searcher time.
+    `suggest` and `on_trial_complete` is counted as searcher time. Each time the pending set is full
+    (at most once per `concurrency` suggestions) its `pending_diversity` is recorded.
     """
     run = _Driver(searcher, objective, budget, concurrency, name, seed)
     rng = np.random.default_rng(order_seed)
@@ -173,6 +225,7 @@ def run_search(
                 break
             pending[trial_id] = (config, objective.fn(config))
             started += 1
+        run.measure([config for config, _ in pending.values()])
         if not pending:
             break
         trial_id = list(pending)[rng.integers(len(pending))]
@@ -205,6 +258,7 @@ def run_batches(
             break
         if len(asked) < batch:
             run.record.notes.append(f"round of {len(asked)} after {len(run.record.values)} trials")
+        run.measure([config for _, config in asked])
         results = [(trial_id, config, objective.fn(config)) for trial_id, config in asked]
         for result in results:
             run.complete(*result)
@@ -255,7 +309,8 @@ def _quiet() -> None:
 
 
 def _optuna(seed: int, budget: int, concurrency: int) -> Searcher:
-    """Optuna's default sampler (TPE) through Ray's OptunaSearch."""
+    """Optuna's default sampler (TPE) through Ray's OptunaSearch; from Optuna 5.0 its TPESampler runs the
+    constant liar by default (pending trials count as bad), so pending trials steer the next proposals."""
     from ray.tune.search.optuna import OptunaSearch
 
     return OptunaSearch(seed=seed)

@@ -229,3 +229,55 @@ def test_smac_finishes_on_an_exhausted_finite_space() -> None:
     objective = Objective("finite", "mixed", {"a": tune.randint(0, 3)}, lambda c: float(c["a"]), 0.0, "3 configs")
     record = run_batches(make_searcher("smac", 0, 8, 2), objective, budget=8, batch=2)
     assert sorted(record.values) == [0.0, 1.0, 2.0] and record.best == 0.0 and len(record.curve) == 8
+
+
+class _SamePoint(RandomSearcher):
+    """Suggests one config over and over."""
+
+    def suggest(self, trial_id: str) -> dict:
+        return {"a": 2, "b": 0.1, "c": "x"}
+
+
+_MIXED = Objective(
+    "mixed_tiny",
+    "mixed",
+    {"a": tune.randint(0, 5), "b": tune.loguniform(1e-3, 1.0), "c": tune.choice(["x", "y", "z"])},
+    lambda c: float(c["a"]) + abs(np.log10(c["b"]) + 1) + (c["c"] == "y"),
+    0.0,
+    "tiny",
+)
+
+
+def test_diversity_of_configs_in_flight_is_recorded_in_the_unit_interval() -> None:
+    from experiments.harness import pending_diversity, run_search
+    from ray_pgsearch import SearchSpace
+
+    space = SearchSpace(_MIXED.space)
+    corners = [{"a": 0, "b": 1e-3, "c": "x"}, {"a": 4, "b": 1.0, "c": "z"}]
+    # randint(0, 5) encodes 0 and 4 at the centres of their bins (0.1, 0.9); the log float and category span all
+    assert pending_diversity(space, corners) == pytest.approx(np.sqrt((0.8**2 + 1 + 1) / 3))
+    assert pending_diversity(space, corners[:1] * 3) == 0.0
+    spread = run_search(RandomSearcher(seed=0), _MIXED, budget=80, concurrency=8, order_seed=0)
+    same = run_search(_SamePoint(seed=0), _MIXED, budget=80, concurrency=8, order_seed=0)
+    for record in (spread, same):
+        assert 8 <= len(record.diversity) <= 10  # once per 8 suggestions, each time the pending set is full
+        assert all(0.0 <= d <= 1.0 for d in record.diversity)
+    assert same.mean_diversity == 0.0 < 0.2 < spread.mean_diversity
+    assert same.in_flight_duplicates == 79 and spread.in_flight_duplicates < 5
+    assert run_search(RandomSearcher(seed=0), _MIXED, budget=8, concurrency=1, order_seed=0).diversity == []
+
+
+def test_old_cached_runs_without_diversity_still_score_and_report(tmp_path) -> None:
+    for seed in range(2):
+        for name in ("branin", "hartmann6"):
+            old = _fake_run("old", name, seed, [400.0, 300.0, 1.0, 400.0])  # cached before diversity was recorded
+            external.save_run(tmp_path, "4x32", old)
+            new = {**_fake_run("new", name, seed, [400.0] * 4), "diversity": [0.2, 0.4], "in_flight_duplicates": 1}
+            external.save_run(tmp_path, "4x32", new)
+    summary = external.score_runs(tmp_path, searchers=["old", "new"], objectives=["branin", "hartmann6"])
+    dev = summary["settings"]["4x32@4"]["halves"][DEV]["searchers"]
+    assert np.isnan(dev["old"]["diversity"]) and np.isnan(dev["old"]["in_flight_duplicates"])
+    assert dev["new"]["diversity"] == pytest.approx(0.3) and dev["new"]["in_flight_duplicates"] == 1.0
+    text, _ = external.markdown(summary, [], None)
+    assert "## High concurrency 4x32" in text and "| dev diversity | held-out diversity | dups in flight |" in text
+    assert "| 0.300 | 0.300 | 1.0 |" in text and "| — | — | — |" in text
