@@ -40,7 +40,7 @@ def policy_trace(budget: int, seed: int = 0) -> pd.DataFrame:
     """One row per policy update of a PGSearcher run on OBJECTIVE: the update number, the trials
     told, the best error so far, and the policy's scalars (see ``ray_pgsearch.tensorboard``)."""
     with tempfile.TemporaryDirectory() as log_dir:
-        searcher = PGSearcher(seed=seed, log_dir=log_dir)
+        searcher = PGSearcher(seed=seed, log_dir=log_dir, log_every_s=0)  # every update
         run_search(searcher, OBJECTIVE, budget, concurrency=1, order_seed=seed, name="pgsearcher", seed=seed)
         scalars = load_policy_scalars(log_dir)
     steps = scalars["search/trials"][0]

@@ -88,6 +88,9 @@ class PGSearcher(Searcher):
         seed: seed of the one random generator behind every suggestion (saved in checkpoints).
         log_dir: where the policy's TensorBoard events go (see ``ray_pgsearch.tensorboard``). By
             default, inside Tune, ``<experiment dir>/pgsearch``, learned from the first ``save``.
+        log_every_s: the least seconds between two writes of the policy to TensorBoard (a write costs
+            a few milliseconds; the latest update is written at the next write or ``save``); 0 writes
+            every update.
         constraint: a picklable function config -> bool; configs it refuses are never suggested
             (``points_to_evaluate`` excepted), and the best config reported always satisfies it.
         prior: an earlier search to start from (warm start): a Tune experiment directory, a searcher
@@ -110,6 +113,7 @@ class PGSearcher(Searcher):
         evaluated_rewards: Sequence[Any] | None = None,
         seed: int | None = None,
         log_dir: str | None = None,
+        log_every_s: float = 1.0,
         constraint: Callable[[dict], bool] | None = None,
         prior: Any = None,
         settings: Settings | None = None,
@@ -125,6 +129,9 @@ class PGSearcher(Searcher):
             raise ValueError("evaluated_rewards needs one value per point of points_to_evaluate")
         self._seed = seed
         self._log_dir = log_dir
+        if not (isinstance(log_every_s, (int, float)) and log_every_s >= 0):
+            raise ValueError(f"log_every_s must be a number >= 0 (seconds), got {log_every_s!r}")
+        self._log_every_s = float(log_every_s)
         self._constraint = constraint
         # the earlier searches themselves, so a restore or requeue never needs their files again
         self._prior = None if prior is None else [copy.deepcopy(optimizer_of(p)) for p in as_list(prior)]
@@ -221,7 +228,8 @@ class PGSearcher(Searcher):
         """Writes the policy to TensorBoard after updates (at most once a second), from now on."""
         from .tensorboard import PolicyWriter
 
-        self._writer = PolicyWriter(log_dir)
+        every_s = getattr(self, "_log_every_s", 1.0)  # a checkpoint without the field: the default
+        self._writer = PolicyWriter(log_dir, every_s=every_s)
         self.optimizer.add_update_hook(self._writer)
 
     # -- the Searcher contract --------------------------------------------------------------------

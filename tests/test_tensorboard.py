@@ -185,3 +185,8 @@ def test_the_writer_writes_at_most_once_per_interval_and_the_latest_at_close(tmp
 def test_the_writer_refuses_a_negative_interval(tmp_path):
     with pytest.raises(ValueError, match="every_s"):
         PolicyWriter(str(tmp_path), every_s=-1)
+
+
+def test_the_searcher_refuses_a_negative_log_interval():
+    with pytest.raises(ValueError, match="log_every_s"):
+        PGSearcher(log_every_s=-1.0)
