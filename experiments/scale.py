@@ -62,33 +62,12 @@ from typing import Any, TextIO
 
 from ray import tune
 
+from experiments.long_run import SPACE, loss  # the space and cheap loss of the long-run study
 from experiments.study import RESULTS, header, table
 from ray_pgsearch import PGSearcher
 
 ROOT = Path(__file__).resolve().parent.parent
 RAY_BIN = os.path.join(os.path.dirname(sys.executable), "ray")
-
-# The searched space (6 parameters: log-scale, integer, quantized, categorical, nested).
-SPACE: dict[str, Any] = {
-    "lr": tune.loguniform(1e-5, 1e-1),
-    "width": tune.lograndint(8, 1025),
-    "layers": tune.randint(1, 6),
-    "dropout": tune.quniform(0.0, 0.5, 0.05),
-    "act": tune.choice(["relu", "tanh", "gelu", "silu"]),
-    "opt": {"name": tune.choice(["sgd", "adam"]), "momentum": tune.uniform(0.5, 0.99)},
-}
-
-
-def loss(config: Mapping[str, Any]) -> float:
-    """A cheap synthetic loss over SPACE (minimum 0 at lr 1e-3, width 128, 3 layers, no dropout, relu, adam)."""
-    return (
-        (math.log10(config["lr"]) + 3) ** 2
-        + (math.log2(config["width"]) - 7) ** 2 / 10
-        + abs(config["layers"] - 3) / 3
-        + config["dropout"]
-        + {"relu": 0.0, "tanh": 0.3, "gelu": 0.1, "silu": 0.2}[config["act"]]
-        + (0.0 if config["opt"]["name"] == "adam" else 0.2 + (config["opt"]["momentum"] - 0.9) ** 2)
-    )
 
 
 @dataclasses.dataclass(frozen=True)
