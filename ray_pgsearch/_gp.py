@@ -102,11 +102,12 @@ class GaussianProcess:
         for length_scale in LENGTH_SCALES:
             k = _matern52(d2 / length_scale**2 + differ)
             for noise in NOISES:
+                k_noisy = k + noise * np.eye(x.shape[0])
                 try:
-                    chol = np.linalg.cholesky(k + noise * np.eye(x.shape[0]))
+                    chol = np.linalg.cholesky(k_noisy)
                 except np.linalg.LinAlgError:
                     continue
-                lml = -0.5 * y @ np.linalg.solve(k + noise * np.eye(x.shape[0]), y) - np.log(np.diag(chol)).sum()
+                lml = -0.5 * y @ np.linalg.solve(k_noisy, y) - np.log(np.diag(chol)).sum()
                 if lml > best[0]:
                     best = (lml, length_scale, noise)
         _, self.length_scale, self.noise = best
