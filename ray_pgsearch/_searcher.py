@@ -38,7 +38,7 @@ from ._optimizer import PGOptimizer, as_reward
 from ._prior import as_list, load_prior, optimizer_of
 from ._settings import Settings
 from ._space import SearchSpace
-from ._util import copy_config
+from ._util import copy_config, seconds
 
 __all__ = ["PGSearcher"]
 
@@ -129,9 +129,7 @@ class PGSearcher(Searcher):
             raise ValueError("evaluated_rewards needs one value per point of points_to_evaluate")
         self._seed = seed
         self._log_dir = log_dir
-        if not (isinstance(log_every_s, (int, float)) and log_every_s >= 0):
-            raise ValueError(f"log_every_s must be a number >= 0 (seconds), got {log_every_s!r}")
-        self._log_every_s = float(log_every_s)
+        self._log_every_s = seconds("log_every_s", log_every_s)
         self._constraint = constraint
         # the earlier searches themselves, so a restore or requeue never needs their files again
         self._prior = None if prior is None else [copy.deepcopy(optimizer_of(p)) for p in as_list(prior)]

@@ -18,6 +18,7 @@ __all__ = [
     "is_number",
     "mean_ranks",
     "path_str",
+    "seconds",
     "set_path",
     "softmax",
 ]
@@ -86,6 +87,13 @@ def is_number(value: Any) -> bool:
 def is_finite_number(value: Any) -> bool:
     """A real number that is neither NaN nor infinite: what counts as a reported result."""
     return is_number(value) and math.isfinite(float(value))
+
+
+def seconds(name: str, value: Any) -> float:
+    """``value`` as a duration in seconds: a number >= 0, else a ValueError naming ``name``."""
+    if not (isinstance(value, (int, float)) and value >= 0):
+        raise ValueError(f"{name} must be a number >= 0 (seconds), got {value!r}")
+    return float(value)
 
 
 def mean_ranks(values: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._util import path_str
+from ._util import path_str, seconds
 
 if TYPE_CHECKING:
     from ._optimizer import PGOptimizer
@@ -117,10 +117,8 @@ class PolicyWriter:
     (``every_s=0``: every update). The event file is opened at the first write."""
 
     def __init__(self, log_dir: str, every_s: float = 1.0):
-        if not (isinstance(every_s, (int, float)) and every_s >= 0):
-            raise ValueError(f"every_s must be a number >= 0 (seconds), got {every_s!r}")
         self.log_dir = log_dir
-        self.every_s = float(every_s)
+        self.every_s = seconds("every_s", every_s)
         self._writer: Any = None
         self._latest: tuple[PGOptimizer, np.ndarray] | None = None  # an update not written yet
         self._written_at = -math.inf
