@@ -23,9 +23,13 @@ from ._actors import reflect_into_unit
 __all__ = ["ParzenModel", "Points"]
 
 
-def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
-    top = a.max(axis=axis, keepdims=True)
-    return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
+def _logsumexp_columns(a: np.ndarray) -> np.ndarray:
+    """log sum_i exp(a_ij) per column, computed in place: ``a`` is overwritten (it is large and
+    temporary). Reducing over rows keeps numpy's inner loops long and contiguous."""
+    top = a.max(axis=0)
+    a -= top
+    np.exp(a, out=a)
+    return top + np.log(a.sum(axis=0))
 
 
 @dataclass
@@ -67,6 +71,14 @@ class ParzenModel:
         self.bandwidth = bandwidth
         self.cat_prior = cat_prior
         self.log_prior = -float(np.sum(np.log(category_sizes))) if category_sizes else 0.0
+        # (latent column, first one-hot feature, size) of each choice with more than one category
+        self._choices: list[tuple[int, int, int]] = []
+        offset = 2 * n_numeric + 1
+        for j, size in enumerate(category_sizes, start=n_numeric):
+            if size > 1:
+                self._choices.append((j, offset, size))
+                offset += size
+        self._n_features = offset
 
     def _bandwidth(self, m: float) -> float:
         """h = bandwidth * (m + 1)^(-1/(d+4)) for a group of total weight m (plus the prior point)."""
@@ -113,43 +125,51 @@ class ParzenModel:
 
     def _features(self, candidates: np.ndarray) -> np.ndarray:
         """Per candidate [z^2, z, 1, one-hot categories]: log w_i k(x, x_i) is linear in these."""
-        z = candidates[:, : self.n_numeric]
-        onehot = [
-            np.eye(size)[candidates[:, j].astype(int)]
-            for j, size in enumerate(self.category_sizes, start=self.n_numeric)
-            if size > 1
-        ]
-        return np.hstack([z * z, z, np.ones((z.shape[0], 1)), *onehot])
+        n, d = candidates.shape[0], self.n_numeric
+        z = candidates[:, :d]
+        features = np.zeros((n, self._n_features))
+        np.multiply(z, z, out=features[:, :d])
+        features[:, d : 2 * d] = z
+        features[:, 2 * d] = 1.0
+        for j, offset, _ in self._choices:
+            features[np.arange(n), offset + candidates[:, j].astype(int)] = 1.0
+        return features
 
     def _coefficients(self, points: Points) -> np.ndarray:
         """Per point the coefficients of ``_features`` in log w_i k(x, x_i):
         -m (z - z_i)^2 / 2h^2 = z^2 (-m / 2h^2) + z (m z_i / h^2) - m z_i^2 / 2h^2 (m: the point knows z),
         and per choice log(lam / (K - 1)) plus log((1 - lam)(K - 1) / lam) on a match (log(1 / K) where
         the point does not know the choice), lam the smoothing of the group."""
-        n = points.rows.shape[0]
+        n, d = points.rows.shape[0], self.n_numeric
         h = self._bandwidth(points.mass)
-        zp = points.rows[:, : self.n_numeric]
-        known = np.ones(zp.shape) if points.known is None else points.known[:, : self.n_numeric].astype(float)
-        const = -0.5 * (known * zp * zp).sum(1) / h**2 - known.sum(1) * np.log(h * np.sqrt(2.0 * np.pi))
+        zp = points.rows[:, :d]
+        coefficients = np.zeros((n, self._n_features))
+        if points.known is None:
+            coefficients[:, :d] = -0.5 / h**2
+            np.divide(zp, h**2, out=coefficients[:, d : 2 * d])
+            const = -0.5 * (zp * zp).sum(1) / h**2 - d * np.log(h * np.sqrt(2.0 * np.pi))
+        else:
+            known = points.known[:, :d].astype(float)
+            coefficients[:, :d] = -0.5 * known / h**2
+            coefficients[:, d : 2 * d] = known * zp / h**2
+            const = -0.5 * (known * zp * zp).sum(1) / h**2 - known.sum(1) * np.log(h * np.sqrt(2.0 * np.pi))
         const += np.log(points.weights)
-        match = []
-        for j, size in enumerate(self.category_sizes, start=self.n_numeric):
-            if size == 1:
-                continue
+        for j, offset, size in self._choices:
             lam = self._smoothing(size, points.mass)
             log_match, log_other = np.log(1.0 - lam), np.log(lam / (size - 1))
-            gain = np.zeros((n, size))
-            gain[np.arange(n), points.rows[:, j].astype(int)] = log_match - log_other
-            base = np.full(n, log_other)
-            if points.known is not None:
+            coefficients[np.arange(n), offset + points.rows[:, j].astype(int)] = log_match - log_other
+            if points.known is None:
+                const += log_other
+            else:
                 unknown = ~points.known[:, j]
-                gain[unknown], base[unknown] = 0.0, -np.log(size)
-            const += base
-            match.append(gain)
-        return np.hstack([-0.5 * known / h**2, known * zp / h**2, const[:, None], *match])
+                coefficients[unknown, offset : offset + size] = 0.0
+                const += np.where(unknown, -np.log(size), log_other)
+        coefficients[:, 2 * d] = const
+        return coefficients
 
     def _log_density(self, features: np.ndarray, points: Points) -> np.ndarray:
-        log_k = features @ self._coefficients(points).T  # log w_i k(x, x_i) for every candidate and point
-        if not log_k.shape[1]:
-            return np.full(log_k.shape[0], self.log_prior - np.log(points.mass + 1))
-        return np.logaddexp(_logsumexp(log_k, axis=1), self.log_prior) - np.log(points.mass + 1)
+        # log w_i k(x, x_i), one row per point and one column per candidate
+        log_k = self._coefficients(points) @ features.T
+        if not log_k.shape[0]:
+            return np.full(log_k.shape[1], self.log_prior - np.log(points.mass + 1))
+        return np.logaddexp(_logsumexp_columns(log_k), self.log_prior) - np.log(points.mass + 1)

@@ -8,26 +8,34 @@ actor takes a natural-gradient step on sum_i u_i log pi(x_i), over the samples i
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._actors import CategoricalActor, GaussianActor
 from ._settings import Settings
 from ._space import SearchSpace
-from ._util import floor_logits
+from ._util import floor_logits, tie_counts
 
 __all__ = ["Policy", "masked_utilities", "rank_utilities"]
+
+
+@functools.lru_cache(maxsize=64)
+def _cumulative_utilities(n: int) -> np.ndarray:
+    """[0, u_(1), u_(1) + u_(2), ...]: running sums of the shaped utilities of ranks 1..n."""
+    raw = np.maximum(0.0, np.log(n / 2.0 + 1.0) - np.log(np.arange(1, n + 1)))
+    total = np.r_[0.0, np.cumsum(raw / raw.sum() - 1.0 / n)]
+    total.flags.writeable = False
+    return total
 
 
 def rank_utilities(rewards: np.ndarray) -> np.ndarray:
     """NES fitness shaping: u_(k) proportional to max(0, log(n/2 + 1) - log k) for the k-th best
     reward, normalized to sum to 1, minus 1/n so the utilities sum to zero (ties share a rank)."""
-    n = rewards.size
-    raw = np.maximum(0.0, np.log(n / 2.0 + 1.0) - np.log(np.arange(1, n + 1)))
-    shaped = raw / raw.sum() - 1.0 / n
-    _, group, counts = np.unique(rewards, return_inverse=True, return_counts=True)
-    end = n - (np.cumsum(counts) - counts)  # best first, the rewards equal to value g hold ranks [end - count, end)
-    total = np.r_[0.0, np.cumsum(shaped)]
-    return ((total[end] - total[end - counts]) / counts)[group.ravel()]  # equal rewards share their mean utility
+    total = _cumulative_utilities(rewards.size)
+    below, equal = tie_counts(rewards)
+    end = rewards.size - below  # best first, a reward and its equals hold ranks [end - equal, end)
+    return (total[end] - total[end - equal]) / equal  # equal rewards share their mean utility
 
 
 def masked_utilities(rewards: np.ndarray, active: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ __all__ = [
     "seconds",
     "set_path",
     "softmax",
+    "tie_counts",
 ]
 
 KeyPath = tuple  # a key path into a nested config, e.g. ("model", "layers", 0)
@@ -96,11 +97,17 @@ def seconds(name: str, value: Any) -> float:
     return float(value)
 
 
+def tie_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each value, how many values are smaller and how many are equal to it (itself included)."""
+    ordered = np.sort(values)
+    below = np.searchsorted(ordered, values, "left")
+    return below, np.searchsorted(ordered, values, "right") - below
+
+
 def mean_ranks(values: np.ndarray) -> np.ndarray:
     """The 0-based rank of each value in ascending order; tied values share their mean rank."""
-    _, group, counts = np.unique(values, return_inverse=True, return_counts=True)
-    first = np.cumsum(counts) - counts  # rank of each distinct value's first occurrence
-    return (first + 0.5 * (counts - 1))[group.ravel()]
+    below, equal = tie_counts(values)
+    return below + 0.5 * (equal - 1)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
