@@ -27,7 +27,7 @@ from experiments.spaces import domain_items
 
 Setting = tuple[int, int]  # (budget, concurrency)
 OVERHEAD_POINTS = (100, 1000, 3000, 10000)
-OVERHEAD_WINDOW = 10  # trials either side of each point
+OVERHEAD_WINDOW = 50  # trials either side of each point
 OVERHEAD_OBJECTIVE = "mixed_bowls"
 OVERHEAD_CAP = {"tpe": 1000, "hyperopt": 1000, "ngopt": 3000}  # slow searchers stop early
 RANDOM_SAMPLE = {"model": 1500, "synthetic": 5000, "mixed": 5000}
@@ -337,33 +337,35 @@ def plot(summary: dict, samples: dict[str, np.ndarray], searchers: list[str], pa
 # ---------------------------------------------------------------- overhead
 
 
-def overhead(pool: ProcessPoolExecutor, searchers: list[str], max_trials: int, out: Path) -> None:
-    """Searcher ms per trial around 100, 1,000, 3,000 and 10,000 finished trials."""
+def overhead(pool: ProcessPoolExecutor, searchers: list[str], max_trials: int, pending: list[int], out: Path) -> None:
+    """Searcher ms per trial around 100, 1,000, 3,000 and 10,000 finished trials, per number pending."""
     points = [p for p in OVERHEAD_POINTS if p <= max_trials]
     budgets = {n: min(max_trials, OVERHEAD_CAP.get(n, max_trials)) + OVERHEAD_WINDOW for n in searchers}
-    tasks = [(n, OVERHEAD_OBJECTIVE, 0, budgets[n], 8) for n in searchers]
-    records = {r.searcher: r for r in run_all(pool, tasks)}
-    table = {}
-    for name in searchers:
-        steps = np.asarray(records[name].step_seconds)
-        table[name] = {
-            p: float(1000 * steps[p - OVERHEAD_WINDOW : p + OVERHEAD_WINDOW].mean())
-            for p in points
-            if p + OVERHEAD_WINDOW <= len(steps)
-        }
+    tasks = [(n, OVERHEAD_OBJECTIVE, 0, budgets[n], c) for c in pending for n in searchers]
+    records = {(r.searcher, r.concurrency): r for r in run_all(pool, tasks)}
+    table: dict[str, dict[int, float]] = {}
     rows = []
-    for name in searchers:
-        cells = [f"{table[name][p]:.3f}" if p in table[name] else "—" for p in points]
-        ratio = f"{table[name][points[-1]] / table[name][points[0]]:.2f}" if points[-1] in table[name] else "—"
-        rows.append([name] + cells + [ratio])
+    for c in pending:
+        for name in searchers:
+            steps = np.asarray(records[(name, c)].step_seconds)
+            cells = {
+                p: float(1000 * steps[p - OVERHEAD_WINDOW : p + OVERHEAD_WINDOW].mean())
+                for p in points
+                if p + OVERHEAD_WINDOW <= len(steps)
+            }
+            table[f"{name}@{c}"] = cells
+            ratio = f"{cells[points[-1]] / cells[points[0]]:.2f}" if points[-1] in cells else "—"
+            rows.append([name, str(c)] + [f"{cells[p]:.3f}" if p in cells else "—" for p in points] + [ratio])
     lines = header("Searcher overhead") + [
-        f"Searcher milliseconds per trial (suggest + on_trial_complete) on `{OVERHEAD_OBJECTIVE}` "
-        f"with 8 concurrent trials, mean over the trials {OVERHEAD_WINDOW} either side of each "
-        "point. One run per searcher, seed 0. — : not run that far (Optuna and HyperOpt stop at "
+        f"Searcher milliseconds per trial (suggest + on_trial_complete) on `{OVERHEAD_OBJECTIVE}`, "
+        f"with the given number of trials pending, mean over the trials {OVERHEAD_WINDOW} either side of each "
+        "point. One run per searcher and number pending, seed 0, one after another (--jobs 1 keeps runs "
+        "from sharing the cores). — : not run that far (Optuna and HyperOpt stop at "
         "1,000 and NGOpt at 3,000 finished trials: their cost grows with the history).",
         "",
     ]
-    lines += _table(["searcher"] + [f"{p:,} trials" for p in points] + [f"{points[-1]:,} / {points[0]:,}"], rows)
+    head = ["searcher", "pending"] + [f"{p:,} trials" for p in points] + [f"{points[-1]:,} / {points[0]:,}"]
+    lines += _table(head, rows)
     (out / "overhead.md").write_text("\n".join(lines))
     (out / "overhead.json").write_text(json.dumps(table, indent=1))
     print("\n".join(lines))
@@ -387,6 +389,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("experiments/results"))
     parser.add_argument("--overhead-trials", type=int, default=10000)
+    parser.add_argument("--overhead-pending", default="8", help="trials pending in the overhead runs, e.g. 1,8,32,256")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--overhead-only", action="store_true")
     group.add_argument("--no-overhead", action="store_true")
@@ -420,7 +423,8 @@ def main(argv: list[str] | None = None) -> None:
             plot(summary, samples, searchers, args.out / "benchmark.png")
             print((args.out / "benchmark.md").read_text())
         if not args.no_overhead:
-            overhead(pool, searchers, args.overhead_trials, args.out)
+            pending = [int(c) for c in args.overhead_pending.split(",")]
+            overhead(pool, searchers, args.overhead_trials, pending, args.out)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from ray import tune
 from ray.tune.search import Searcher
@@ -115,3 +117,14 @@ def test_tiny_benchmark_writes_report(tmp_path) -> None:
     assert "| searcher | mean score |" in text and "| naive_pg |" in text
     assert (tmp_path / "benchmark.png").stat().st_size > 0
     assert (tmp_path / "benchmark.json").exists()
+
+
+def test_overhead_table_has_one_row_per_searcher_and_number_pending(tmp_path):
+    argv = ["--overhead-only", "--overhead-trials", "100", "--overhead-pending", "1,4", "--searchers"]
+    benchmark.main(argv + ["random,pgsearcher", "--jobs", "1", "--out", str(tmp_path)])
+    text = (tmp_path / "overhead.md").read_text()
+    for row in ("| random | 1 |", "| pgsearcher | 1 |", "| random | 4 |", "| pgsearcher | 4 |"):
+        assert row in text
+    table = json.loads((tmp_path / "overhead.json").read_text())
+    assert set(table) == {"random@1", "pgsearcher@1", "random@4", "pgsearcher@4"}
+    assert all(set(cells) == {"100"} and cells["100"] > 0 for cells in table.values())
