@@ -143,16 +143,11 @@ class ParzenModel:
         n, d = points.rows.shape[0], self.n_numeric
         h = self._bandwidth(points.mass)
         zp = points.rows[:, :d]
+        known = np.ones(zp.shape) if points.known is None else points.known[:, :d].astype(float)
         coefficients = np.zeros((n, self._n_features))
-        if points.known is None:
-            coefficients[:, :d] = -0.5 / h**2
-            np.divide(zp, h**2, out=coefficients[:, d : 2 * d])
-            const = -0.5 * (zp * zp).sum(1) / h**2 - d * np.log(h * np.sqrt(2.0 * np.pi))
-        else:
-            known = points.known[:, :d].astype(float)
-            coefficients[:, :d] = -0.5 * known / h**2
-            coefficients[:, d : 2 * d] = known * zp / h**2
-            const = -0.5 * (known * zp * zp).sum(1) / h**2 - known.sum(1) * np.log(h * np.sqrt(2.0 * np.pi))
+        coefficients[:, :d] = -0.5 * known / h**2
+        coefficients[:, d : 2 * d] = known * zp / h**2
+        const = -0.5 * (known * zp * zp).sum(1) / h**2 - known.sum(1) * np.log(h * np.sqrt(2.0 * np.pi))
         const += np.log(points.weights)
         for j, offset, size in self._choices:
             lam = self._smoothing(size, points.mass)
