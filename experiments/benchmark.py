@@ -340,8 +340,9 @@ def plot(summary: dict, samples: dict[str, np.ndarray], searchers: list[str], pa
 def overhead(pool: ProcessPoolExecutor, searchers: list[str], max_trials: int, pending: list[int], out: Path) -> None:
     """Searcher ms per trial around 100, 1,000, 3,000 and 10,000 finished trials, per number pending."""
     points = [p for p in OVERHEAD_POINTS if p <= max_trials]
+    # past the last point, as many trials as are pending: until then every completion is followed by a suggestion
     budgets = {n: min(max_trials, OVERHEAD_CAP.get(n, max_trials)) + OVERHEAD_WINDOW for n in searchers}
-    tasks = [(n, OVERHEAD_OBJECTIVE, 0, budgets[n], c) for c in pending for n in searchers]
+    tasks = [(n, OVERHEAD_OBJECTIVE, 0, budgets[n] + c, c) for c in pending for n in searchers]
     records = {(r.searcher, r.concurrency): r for r in run_all(pool, tasks)}
     table: dict[str, dict[int, float]] = {}
     rows = []
