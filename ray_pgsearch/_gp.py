@@ -82,8 +82,7 @@ class GaussianProcess:
         serves both (its leading block is the factor of x's). Returns the log marginal likelihood
         of (x, y), -inf when the kernel matrix is not positive definite."""
         rows = x if believers is None else np.vstack([x, believers])
-        k = self._kernel(rows, rows)
-        k.flat[:: k.shape[0] + 1] += self.noise  # K + noise I
+        k = self._kernel(rows, rows) + self.noise * np.eye(rows.shape[0])
         try:
             chol = np.linalg.cholesky(k)
         except np.linalg.LinAlgError:
@@ -103,8 +102,7 @@ class GaussianProcess:
         for length_scale in LENGTH_SCALES:
             k = _matern52(d2 / length_scale**2 + differ)
             for noise in NOISES:
-                k_noisy = k.copy()
-                k_noisy.flat[:: k.shape[0] + 1] += noise  # K + noise I
+                k_noisy = k + noise * np.eye(x.shape[0])
                 try:
                     chol = np.linalg.cholesky(k_noisy)
                 except np.linalg.LinAlgError:
