@@ -1,7 +1,7 @@
 """Warm starts (issue 17): does a search that starts from an earlier one (``PGSearcher(prior=...)``) find
 good configs sooner on a related task, and cost little on an unrelated one?
 
-    python -m experiments.warm_start [--seeds N] [--model-seeds N] [--jobs 1] [--quick]
+    python -m experiments.warm_start [--seeds N] [--model-seeds N] [--first-seed N] [--jobs 1] [--quick]
     python -m experiments.warm_start --sweep [--sweep-weights 3,10,30] [--sweep-halflives 5,10,20]
 
 Every pair is a source task and a target task. For each pair and seed s, a source search (PGSearcher
@@ -1052,6 +1052,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=30, help="seeds per synthetic and bbob pair (default 30)")
     parser.add_argument("--model-seeds", type=int, help="seeds per scikit-learn pair (default: min(seeds, 15))")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0): a fresh batch of seeds")
     parser.add_argument("--pairs", help="comma-separated pair names (default: all; --quick: a few synthetic ones)")
     parser.add_argument("--jobs", type=int, default=1, help="pair-seeds run in parallel processes")
     parser.add_argument("--quick", action="store_true", help="a test-sized run: 2 seeds, 4 pairs, budgets 16 and 32")
@@ -1088,7 +1089,8 @@ def main(argv: list[str] | None = None) -> dict:
         target = pairs()[n].target
         size = QUICK_SAMPLE if args.quick else RANDOM_SAMPLE[target.kind]
         samples[target.name] = random_values(target, size, cache)
-    units = [(n, s, settings, source_setting, arms) for n in chosen for s in range(seeds[n])]
+    first = args.first_seed
+    units = [(n, s, settings, source_setting, arms) for n in chosen for s in range(first, first + seeds[n])]
     units.sort(key=lambda u: -int(pairs()[u[0]].model))  # the dear ones first
     records = run_units(units, args.jobs)
     summary = summarize(records, samples, settings, [a.label for a in arms])
