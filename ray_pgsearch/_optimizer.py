@@ -36,7 +36,7 @@ __all__ = ["PGOptimizer", "UpdateHook", "as_reward"]
 _GP_MIN_RESULTS = 10  # results before the Gaussian process reranks proposals
 _GP_REFIT = 8  # results between two picks of the GP's length scale and noise
 _GP_BEST, _GP_RECENT = 32, 16  # the GP conditions on the window's 32 best and 16 latest results
-_PRIOR_REPLAY = 4  # a warm start opens with the prior's 4 best results, alternating with 4 controls
+_PRIOR_REPLAY = 4  # a warm start opens with the prior's 4 best results, between the startup design's draws
 _PRIOR_EVIDENCE = 6  # results of this search before the prior's agreement is judged
 _PRIOR_JUDGED = 3.0  # ... and until this many halflives of results: later the prior weighs next to nothing
 _PRIOR_FULL_TRUST = 0.3  # a rank correlation from here on keeps the prior at full weight
@@ -136,6 +136,7 @@ class PGOptimizer:
         self.prior_trust = 1.0  # how far this search's results agree with the prior's ranking, in [0, 1]
         self.prior_rejected = False  # the results contradicted the prior: it was dropped and the policy reset
         self._prior_evidence = Window(self.settings.window, 1, 2)  # (prior score, reward) of each own result
+        self._replays: set[bytes] = set()  # the prior's configs in the opening, dropped from it with the prior
         if prior is not None:
             self.prior = load_prior(prior, self.space, self.settings.min_std, self.settings.max_std)
             self.policy.warm_start(self.prior.mean, self.prior.std, self.prior.logits)
@@ -320,22 +321,25 @@ class PGOptimizer:
         return Points(p.rows[good], np.full(int(good.sum()), weight / good.sum()), p.known[good])
 
     def _prior_opening(self) -> list[np.ndarray]:
-        """The first asks of a warm start: the prior's best results (what replaying them as
-        points_to_evaluate would run; coordinates they do not know drawn from the policy),
-        alternating with as many draws of the space's own prior, the controls its agreement is judged
-        against. The model step takes over from there, with the prior's results in it."""
+        """The first asks of a warm start: the cold start's whole startup design (at least as many
+        draws as replays), with the prior's best results (what replaying them as points_to_evaluate
+        would run; coordinates they do not know drawn from the policy) between its first draws. The
+        draws are the controls the prior's agreement is judged against, and a warm start never
+        explores less than a cold one. The model step takes over from there, with the prior's results in it."""
         assert self.prior is not None
         p = self.prior
         n = min(_PRIOR_REPLAY, p.rows.shape[0])
         best = np.argsort(-p.quantiles, kind="stable")[:n]
         replays = np.where(p.known[best], p.rows[best], self.policy.sample(self.rng, n))
-        controls = self.space.sample_prior(self.rng, max(n, 1))
-        return [row for pair in zip(replays, controls, strict=False) for row in pair] or list(controls)
+        controls = list(self.space.sample_prior(self.rng, max(self.settings.n_startup, n, 1)))
+        self._replays = {row.tobytes() for row in replays}
+        return [row for pair in zip(replays, controls, strict=False) for row in pair] + controls[n:]
 
     def _observe_prior(self, row: np.ndarray, reward: float) -> None:
         """Checks the prior against this search's results: the rank correlation between each result
         and the density of the prior's good results at its config sets ``prior_trust``; a clearly
-        negative one drops the prior and restarts the policy from its cold-start state."""
+        negative one drops the prior (and its configs not yet asked) and restarts the policy from its
+        cold-start state."""
         good = self._prior_points(weight=1.0)
         if good is None or self.prior_rejected or self.window.count > _PRIOR_JUDGED * self.settings.prior_halflife:
             return
@@ -349,7 +353,7 @@ class PGOptimizer:
         if agreement < _PRIOR_REJECT:
             self.prior_rejected = True
             self.policy = Policy(self.space, self.settings)
-            self.startup = list(self.space.sample_prior(self.rng, max(self.settings.n_startup - _PRIOR_REPLAY, 0)))
+            self.startup = [row for row in self.startup if row.tobytes() not in self._replays]
 
     def _model_view(self, rows: np.ndarray) -> np.ndarray:
         """Rows as the model compares them: in a conditional space every inactive parameter takes one

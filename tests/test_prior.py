@@ -84,14 +84,15 @@ def test_a_related_prior_finds_good_configs_sooner_than_a_cold_start():
     assert warm < 0.5 * cold
 
 
+def opposite(config: dict) -> float:
+    """A task that wants what ``loss`` does not: lr 1e-4, tanh, a narrow width."""
+    act = {"tanh": 0.0, "selu": 0.3, "gelu": 0.6, "relu": 0.6}[config["act"]]
+    return (math.log10(config["lr"]) + 4) ** 2 + act + ((config["width"] - 10) / 30) ** 2
+
+
 def test_a_contradicting_prior_is_dropped_and_costs_little():
     """A prior trained where the good lr is 1e-4 and the good activation tanh, on a task that wants the
     opposite: its ranking disagrees with the results, so the search drops it and resets the policy."""
-
-    def opposite(config: dict) -> float:
-        act = {"tanh": 0.0, "selu": 0.3, "gelu": 0.6, "relu": 0.6}[config["act"]]
-        return (math.log10(config["lr"]) + 4) ** 2 + act + ((config["width"] - 10) / 30) ** 2
-
     wrong = trained(OLD, opposite)
     seeds = range(8)
     rejected, warm, cold = 0, [], []
@@ -168,11 +169,28 @@ def test_the_prior_weight_decays_as_results_arrive():
     assert weights[10] <= 2.0
 
 
-def test_a_warm_start_opens_with_the_priors_best_configs_alternating_with_controls():
+def test_a_warm_start_opens_with_the_priors_best_configs_between_the_startup_designs_draws():
     old = trained(OLD, loss)
     opt = PGOptimizer(NEW, seed=0, prior=old)
+    assert len(opt.startup) == PGOptimizer(NEW, seed=0).settings.n_startup + 4  # never explores less than cold
     opening = [opt.ask(trial_id=i) for i in range(8)]
     prior_best = sorted(old.window.arrays()[1][:, 0], reverse=True)[:4]
     replayed = [c for c in opening[0::2]]
     assert [round(-loss(c), 6) for c in replayed] == pytest.approx([round(r, 6) for r in prior_best], abs=0.05)
     assert all(c["act"] in ("relu", "gelu", "selu") for c in opening)
+
+
+def test_a_dropped_prior_takes_its_configs_not_yet_asked_and_leaves_the_startup_designs_draws():
+    wrong = trained(OLD, opposite)
+    for seed in range(4):
+        opt = PGOptimizer(NEW, seed=seed, prior=wrong)
+        replays = set(opt._replays)
+        draws = [row.tobytes() for row in opt.startup if row.tobytes() not in replays]
+        asked = 0
+        while not opt.prior_rejected and asked < 12:
+            config = opt.ask()
+            opt.tell(config, loss(config))
+            asked += 1
+        assert opt.prior_rejected and asked < 10  # judged inside the opening
+        left = [row.tobytes() for row in opt.startup]
+        assert left == draws[len(draws) - len(left) :]  # the draws not yet asked, in order, and nothing else
