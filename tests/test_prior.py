@@ -172,7 +172,7 @@ def test_the_prior_weight_decays_as_results_arrive():
 def test_a_warm_start_opens_with_the_priors_best_configs_between_the_startup_designs_draws():
     old = trained(OLD, loss)
     opt = PGOptimizer(NEW, seed=0, prior=old)
-    assert len(opt.startup) == PGOptimizer(NEW, seed=0).settings.n_startup + 4  # never explores less than cold
+    assert len(opt.startup) == opt.settings.n_startup + 4  # never explores less than cold
     opening = [opt.ask(trial_id=i) for i in range(8)]
     prior_best = sorted(old.window.arrays()[1][:, 0], reverse=True)[:4]
     replayed = [c for c in opening[0::2]]
