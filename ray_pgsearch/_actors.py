@@ -57,11 +57,12 @@ class GaussianActor:
         """One separable-NES step with the entropy bonus, then the std floor and ceiling; ``u`` holds
         one utility per sample and parameter (n, dim), 0 where the parameter was inactive. The mean
         moves toward the utility-weighted mean of the better samples, a fixed point inside the box."""
-        s = (z - self.mean) / self.std  # standardized samples
+        d = z - self.mean
+        s = d / self.std  # standardized samples
         # mean toward the better samples: sum_i max(u_i, 0) (z_i - mean), the positive half of the SNES
         # gradient std * sum_i u_i s_i (Wierstra et al. 2014) as CMA-ES recombines it (Hansen 2016); the
         # full gradient equals sum_i u_i z_i on a window of past samples and drifts without a fixed point
-        self.mean = self.mean + lr_mean * np.sum(np.maximum(u, 0.0) * (z - self.mean), axis=0)
+        self.mean = self.mean + lr_mean * np.sum(np.maximum(u, 0.0) * d, axis=0)
         # natural gradient w.r.t. log std: 1/2 sum_i u_i (s_i^2 - 1), plus dH/dlog std = 1 for the bonus
         self.log_std = self.log_std + lr_std * (0.5 * np.sum(u * (s * s - 1.0), axis=0) + entropy_coef)
         self.mean = np.clip(self.mean, 0.0, 1.0)
@@ -95,8 +96,9 @@ class CategoricalActor:
         """Score-function step sum_i u_i (onehot(c_i) - p) plus the entropy gradient, then the floor
         that keeps every category within ``max_prob_ratio`` of the likeliest one."""
         p = self.probs
+        log_p = np.log(p)
         counts = np.bincount(c.astype(int), weights=u, minlength=p.size)
         grad = counts - u.sum() * p  # d/dlogits sum_i u_i log p(c_i)
-        grad_entropy = -p * (np.log(p) + self.entropy())  # dH/dlogits
+        grad_entropy = -p * (log_p - np.sum(p * log_p))  # dH/dlogits = -p (log p + H)
         self.logits = self.logits + lr * (grad + entropy_coef * grad_entropy)
         self.logits = floor_logits(self.logits, self.max_prob_ratio)

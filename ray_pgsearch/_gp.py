@@ -75,25 +75,28 @@ class GaussianProcess:
     def _kernel(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return _matern52(self._sqdist(a, b))
 
-    def fit(self, x: np.ndarray, y: np.ndarray, believers: np.ndarray | None = None) -> float:
-        """Conditions on (x, y) with the current length scale and noise, and on ``believers`` (rows
-        of running trials) at their predicted values: kriging believers leave the mean as it is and
-        only shrink the variance near them, so one Cholesky factor of the joint kernel matrix
-        serves both (its leading block is the factor of x's). Returns the log marginal likelihood
-        of (x, y), -inf when the kernel matrix is not positive definite."""
-        rows = x if believers is None else np.vstack([x, believers])
-        k = self._kernel(rows, rows) + self.noise * np.eye(rows.shape[0])
-        try:
-            chol = np.linalg.cholesky(k)
-        except np.linalg.LinAlgError:
-            return -np.inf
-        n = x.shape[0]
-        self._x, self._rows, self._chol = x, rows, chol
-        self._alpha = np.linalg.solve(k[:n, :n], y)  # K^-1 y
+    def predict(
+        self, x: np.ndarray, y: np.ndarray, rows: np.ndarray, believers: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The posterior mean and standard deviation at ``rows``, conditioned on (x, y) with the
+        current length scale and noise, and on ``believers`` (rows of running trials) at their
+        predicted values: kriging believers leave the mean as it is and only shrink the variance near
+        them. One Cholesky factor of the kernel matrix of x, the believers and the rows, bordered with
+        y, holds it all: its last row starts with w = L_x^-1 y, and the row of a queried point with
+        v = L^-1 k* (over x and the believers), so mean = v_x . w and variance = 1 - |v|^2. None when
+        the kernel matrix is not positive definite. Sets ``best``: the largest of y and the believers'
+        values."""
+        joint = np.vstack([x, rows] if believers is None else [x, believers, rows])
+        chol = _bordered_cholesky(self._kernel(joint, joint), y, self.noise)
+        if chol is None:
+            return None
+        n, m = x.shape[0], joint.shape[0] - rows.shape[0]
+        w, v = chol[-1, :n], chol[m:-1, :m]
         self.best = float(y.max())
         if believers is not None:
-            self.best = max(self.best, float((k[n:, :n] @ self._alpha).max()))
-        return float(-0.5 * y @ self._alpha - np.log(np.diag(chol[:n, :n])).sum())  # log p(y) + const
+            # a believer's value is its predicted mean K_bx K_xx^-1 y = L_bx L_x^-1 y
+            self.best = max(self.best, float((chol[n:m, :n] @ w).max()))
+        return v[:, :n] @ w, np.sqrt(np.maximum(1.0 - (v * v).sum(1), 1e-12))
 
     def select(self, x: np.ndarray, y: np.ndarray) -> None:
         """Picks length scale and noise from the grid by the marginal likelihood of (x, y)."""
@@ -102,22 +105,35 @@ class GaussianProcess:
         for length_scale in LENGTH_SCALES:
             k = _matern52(d2 / length_scale**2 + differ)
             for noise in NOISES:
-                k_noisy = k + noise * np.eye(x.shape[0])
-                try:
-                    chol = np.linalg.cholesky(k_noisy)
-                except np.linalg.LinAlgError:
-                    continue
-                lml = -0.5 * y @ np.linalg.solve(k_noisy, y) - np.log(np.diag(chol)).sum()
+                chol = _bordered_cholesky(k, y, noise)
+                lml = -np.inf if chol is None else _log_likelihood(chol, y.size)
                 if lml > best[0]:
                     best = (lml, length_scale, noise)
         _, self.length_scale, self.noise = best
 
-    def predict(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean k*^T K^-1 y and standard deviation sqrt(1 - k*^T K^-1 k*) at rows (the
-        variance also conditioned on the believers)."""
-        ks = self._kernel(rows, self._rows)
-        v = np.linalg.solve(self._chol, ks.T)
-        return ks[:, : self._x.shape[0]] @ self._alpha, np.sqrt(np.maximum(1.0 - (v * v).sum(0), 1e-12))
+
+def _bordered_cholesky(kernel: np.ndarray, y: np.ndarray, noise: float) -> np.ndarray | None:
+    """The Cholesky factor of [[K, y'], [y'^T, c]], K = kernel + noise I (m x m) and y' = y padded with
+    zeros to m; None when K is not positive definite. The factor is [[L, 0], [w^T, l]] with L w = y',
+    so its last row holds L^-1 y' (numpy has no triangular solve). c = |y|^2 / noise + 1 exceeds
+    y'^T K^-1 y' (K >= noise I), so the border keeps a positive definite K positive definite."""
+    m, n = kernel.shape[0], y.size
+    k = np.zeros((m + 1, m + 1))
+    k[:m, :m] = kernel
+    k.flat[: m * (m + 2) : m + 2] += noise  # the leading block's diagonal
+    k[m, :n] = k[:n, m] = y
+    k[m, m] = y @ y / noise + 1.0
+    try:
+        return np.linalg.cholesky(k)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _log_likelihood(chol: np.ndarray, n: int) -> float:
+    """log p(y) + const = -y^T K^-1 y / 2 - log det L = -|w|^2 / 2 - sum log diag(L), from the bordered
+    factor of (x, y) (L: its leading n x n block, w: the first n entries of its last row)."""
+    w = chol[-1, :n]
+    return float(-0.5 * w @ w - np.log(np.diag(chol)[:n]).sum())
 
 
 def _matern52(d2: np.ndarray) -> np.ndarray:

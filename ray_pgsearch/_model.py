@@ -95,8 +95,9 @@ class ParzenModel:
         """n rows drawn from the kernel density of ``points``: a point drawn by weight, its numeric
         z's moved by N(0, h^2) and reflected into [0, 1], each category kept with probability 1 - lam;
         coordinates the point does not know drawn uniformly."""
-        p = points.weights / points.weights.sum()
-        pick = rng.choice(points.rows.shape[0], size=n, p=p)
+        cdf = np.cumsum(points.weights)
+        cdf /= cdf[-1]
+        pick = cdf.searchsorted(rng.random(n), side="right")  # rng.choice(len, n, p=weights / sum), its draws
         rows = points.rows[pick].copy()
         h = self._bandwidth(points.mass)
         noise = h * rng.standard_normal((n, self.n_numeric))
@@ -143,11 +144,12 @@ class ParzenModel:
         n, d = points.rows.shape[0], self.n_numeric
         h = self._bandwidth(points.mass)
         zp = points.rows[:, :d]
-        known = np.ones(zp.shape) if points.known is None else points.known[:, :d].astype(float)
+        known = 1.0 if points.known is None else points.known[:, :d].astype(float)
+        n_known = d if points.known is None else points.known[:, :d].sum(1)
         coefficients = np.zeros((n, self._n_features))
         coefficients[:, :d] = -0.5 * known / h**2
         coefficients[:, d : 2 * d] = known * zp / h**2
-        const = -0.5 * (known * zp * zp).sum(1) / h**2 - known.sum(1) * np.log(h * np.sqrt(2.0 * np.pi))
+        const = -0.5 * (known * zp * zp).sum(1) / h**2 - n_known * np.log(h * np.sqrt(2.0 * np.pi))
         const += np.log(points.weights)
         for j, offset, size in self._choices:
             lam = self._smoothing(size, points.mass)

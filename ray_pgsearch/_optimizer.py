@@ -239,11 +239,11 @@ class PGOptimizer:
         if self._gp_fitted_at is None or self.window.count - self._gp_fitted_at >= _GP_REFIT:
             self.gp.select(x, y)
             self._gp_fitted_at = self.window.count
-        if np.isinf(self.gp.fit(x, y, view(np.array(believers)) if believers else None)):
-            return order
         top = order[: s.gp_rerank]
-        mean, std = self.gp.predict(view(candidates[top]))
-        ei = expected_improvement(mean, std, self.gp.best)
+        posterior = self.gp.predict(x, y, view(candidates[top]), view(np.array(believers)) if believers else None)
+        if posterior is None:
+            return order
+        ei = expected_improvement(*posterior, self.gp.best)
         return np.concatenate([top[np.argsort(-ei, kind="stable")], order[s.gp_rerank :]])
 
     def _groups(self) -> tuple[Points, Points] | None:

@@ -7,7 +7,13 @@ import pytest
 from ray import tune
 
 from ray_pgsearch import PGOptimizer
-from ray_pgsearch._gp import GaussianProcess, expected_improvement, normal_scores
+from ray_pgsearch._gp import (
+    GaussianProcess,
+    _bordered_cholesky,
+    _log_likelihood,
+    expected_improvement,
+    normal_scores,
+)
 
 
 def test_normal_scores_keep_the_order_share_ties_and_are_centred():
@@ -22,12 +28,42 @@ def test_the_process_interpolates_its_data_and_is_unsure_far_from_it():
     x = np.linspace(0.2, 0.8, 9)[:, None]
     gp = GaussianProcess(1, length_scale=0.2, noise=1e-6)
     y = np.sin(6 * x[:, 0])
-    gp.fit(x, y)
-    mean, std = gp.predict(x)
+    mean, std = gp.predict(x, y, x)
     np.testing.assert_allclose(mean, y, atol=1e-3)
     assert std.max() < 0.01
-    _, far = gp.predict(np.array([[3.0]]))
+    _, far = gp.predict(x, y, np.array([[3.0]]))
     assert far[0] > 0.99
+
+
+def test_the_posterior_is_the_textbook_one_with_believers_shrinking_only_the_variance():
+    rng = np.random.default_rng(3)
+    x, believers, rows = rng.random((20, 3)), rng.random((4, 3)), rng.random((6, 3))
+    y = normal_scores(rng.random(20))
+    gp = GaussianProcess(2, length_scale=0.3, noise=1e-2)  # two numeric z's and one choice
+    x[:, 2], believers[:, 2], rows[:, 2] = x[:, 2] > 0.5, believers[:, 2] > 0.5, rows[:, 2] > 0.5
+
+    def textbook(train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = gp._kernel(train, train) + gp.noise * np.eye(train.shape[0])
+        ks = gp._kernel(rows, train)
+        variance = 1.0 - np.einsum("ij,ji->i", ks, np.linalg.solve(k, ks.T))
+        k_x = gp._kernel(x, x) + gp.noise * np.eye(x.shape[0])
+        return gp._kernel(rows, x) @ np.linalg.solve(k_x, y), np.sqrt(variance)
+
+    mean, std = gp.predict(x, y, rows)
+    np.testing.assert_allclose((mean, std), textbook(x), atol=1e-10)
+    mean_b, std_b = gp.predict(x, y, rows, believers)
+    np.testing.assert_allclose((mean_b, std_b), textbook(np.vstack([x, believers])), atol=1e-10)
+    np.testing.assert_allclose(mean_b, mean, atol=1e-10)
+    assert np.all(std_b <= std + 1e-12) and np.any(std_b < std - 1e-3)
+
+
+def test_the_bordered_factor_gives_the_marginal_likelihood():
+    rng = np.random.default_rng(4)
+    x, y = rng.random((15, 2)), rng.standard_normal(15)
+    kernel = GaussianProcess(2, length_scale=0.2)._kernel(x, x)
+    k = kernel + 1e-3 * np.eye(15)
+    expected = -0.5 * y @ np.linalg.solve(k, y) - 0.5 * np.linalg.slogdet(k)[1]
+    assert _log_likelihood(_bordered_cholesky(kernel, y, 1e-3), 15) == pytest.approx(expected, rel=1e-9)
 
 
 def test_the_length_scale_follows_how_fast_the_function_varies():
