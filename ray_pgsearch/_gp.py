@@ -62,9 +62,9 @@ class GaussianProcess:
         """Squared Euclidean distances of the numeric z's, and the number of choices that differ."""
         za, zb = a[:, : self.n_numeric], b[:, : self.n_numeric]
         d2 = np.maximum((za * za).sum(1)[:, None] + (zb * zb).sum(1)[None, :] - 2.0 * za @ zb.T, 0.0)
-        differ = np.zeros(d2.shape)
-        for j in range(self.n_numeric, a.shape[1]):
-            differ += a[:, j, None] != b[None, :, j]
+        # one contiguous row per choice, so the short sum over choices runs over rows
+        ca, cb = np.ascontiguousarray(a[:, self.n_numeric :].T), np.ascontiguousarray(b[:, self.n_numeric :].T)
+        differ = (ca[:, :, None] != cb[:, None, :]).sum(0, dtype=float)
         return d2, differ
 
     def _sqdist(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -79,6 +79,8 @@ class ParzenModel:
                 self._choices.append((j, offset, size))
                 offset += size
         self._n_features = offset
+        self._choice_columns = np.array([j for j, _, _ in self._choices], dtype=int)
+        self._choice_offsets = np.array([offset for _, offset, _ in self._choices], dtype=int)
 
     def _bandwidth(self, m: float) -> float:
         """h = bandwidth * (m + 1)^(-1/(d+4)) for a group of total weight m (plus the prior point)."""
@@ -132,9 +134,12 @@ class ParzenModel:
         np.multiply(z, z, out=features[:, :d])
         features[:, d : 2 * d] = z
         features[:, 2 * d] = 1.0
-        for j, offset, _ in self._choices:
-            features[np.arange(n), offset + candidates[:, j].astype(int)] = 1.0
+        features[np.arange(n)[:, None], self._one_hot_columns(candidates)] = 1.0
         return features
+
+    def _one_hot_columns(self, rows: np.ndarray) -> np.ndarray:
+        """(n, choices): the feature column of each row's category of each choice."""
+        return self._choice_offsets + rows[:, self._choice_columns].astype(int)
 
     def _coefficients(self, points: Points) -> np.ndarray:
         """Per point the coefficients of ``_features`` in log w_i k(x, x_i):
@@ -151,10 +156,13 @@ class ParzenModel:
         coefficients[:, d : 2 * d] = known * zp / h**2
         const = -0.5 * (known * zp * zp).sum(1) / h**2 - n_known * np.log(h * np.sqrt(2.0 * np.pi))
         const += np.log(points.weights)
-        for j, offset, size in self._choices:
+        match, log_others = [], []
+        for _, _, size in self._choices:
             lam = self._smoothing(size, points.mass)
-            log_match, log_other = np.log(1.0 - lam), np.log(lam / (size - 1))
-            coefficients[np.arange(n), offset + points.rows[:, j].astype(int)] = log_match - log_other
+            log_others.append(np.log(lam / (size - 1)))
+            match.append(np.log(1.0 - lam) - log_others[-1])
+        coefficients[np.arange(n)[:, None], self._one_hot_columns(points.rows)] = match
+        for (j, offset, size), log_other in zip(self._choices, log_others, strict=True):
             if points.known is None:
                 const += log_other
             else:
