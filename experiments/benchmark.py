@@ -337,22 +337,27 @@ def plot(summary: dict, samples: dict[str, np.ndarray], searchers: list[str], pa
 # ---------------------------------------------------------------- overhead
 
 
-def overhead(pool: ProcessPoolExecutor, searchers: list[str], max_trials: int, pending: list[int], out: Path) -> None:
-    """Searcher ms per trial around 100, 1,000, 3,000 and 10,000 finished trials, per number pending."""
+def overhead(
+    pool: ProcessPoolExecutor, searchers: list[str], max_trials: int, pending: list[int], repeats: int, out: Path
+) -> None:
+    """Searcher ms per trial around 100, 1,000, 3,000 and 10,000 finished trials, per number pending:
+    the median over ``repeats`` identical runs, so a busy moment of a shared machine does not count."""
     points = [p for p in OVERHEAD_POINTS if p <= max_trials]
     # past the last point, as many trials as are pending: until then every completion is followed by a suggestion
     budgets = {n: min(max_trials, OVERHEAD_CAP.get(n, max_trials)) + OVERHEAD_WINDOW for n in searchers}
-    tasks = [(n, OVERHEAD_OBJECTIVE, 0, budgets[n] + c, c) for c in pending for n in searchers]
-    records = {(r.searcher, r.concurrency): r for r in run_all(pool, tasks)}
+    tasks = [(n, OVERHEAD_OBJECTIVE, 0, budgets[n] + c, c) for _ in range(repeats) for c in pending for n in searchers]
+    records: dict[tuple[str, int], list[np.ndarray]] = {}
+    for r in run_all(pool, tasks):
+        records.setdefault((r.searcher, r.concurrency), []).append(np.asarray(r.step_seconds))
     table: dict[str, dict[int, float]] = {}
     rows = []
     for c in pending:
         for name in searchers:
-            steps = np.asarray(records[(name, c)].step_seconds)
+            runs = records[(name, c)]
             cells = {
-                p: float(1000 * steps[p - OVERHEAD_WINDOW : p + OVERHEAD_WINDOW].mean())
+                p: float(1000 * np.median([steps[p - OVERHEAD_WINDOW : p + OVERHEAD_WINDOW].mean() for steps in runs]))
                 for p in points
-                if p + OVERHEAD_WINDOW <= len(steps)
+                if p + OVERHEAD_WINDOW <= min(len(steps) for steps in runs)
             }
             table[f"{name}@{c}"] = cells
             ratio = f"{cells[points[-1]] / cells[points[0]]:.2f}" if points[-1] in cells else "—"
@@ -360,8 +365,8 @@ def overhead(pool: ProcessPoolExecutor, searchers: list[str], max_trials: int, p
     lines = header("Searcher overhead") + [
         f"Searcher milliseconds per trial (suggest + on_trial_complete) on `{OVERHEAD_OBJECTIVE}`, "
         f"with the given number of trials pending, mean over the trials {OVERHEAD_WINDOW} either side of each "
-        "point. One run per searcher and number pending, seed 0, one after another (--jobs 1 keeps runs "
-        "from sharing the cores). — : not run that far (Optuna and HyperOpt stop at "
+        f"point, median of {repeats} identical runs (seed 0) per searcher and number pending, one after another "
+        "(--jobs 1 keeps runs from sharing the cores). — : not run that far (Optuna and HyperOpt stop at "
         "1,000 and NGOpt at 3,000 finished trials: their cost grows with the history).",
         "",
     ]
@@ -391,6 +396,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("experiments/results"))
     parser.add_argument("--overhead-trials", type=int, default=10000)
     parser.add_argument("--overhead-pending", default="8", help="trials pending in the overhead runs, e.g. 1,8,32,256")
+    parser.add_argument("--overhead-repeats", type=int, default=3, help="runs per cell of the overhead table (median)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--overhead-only", action="store_true")
     group.add_argument("--no-overhead", action="store_true")
@@ -425,7 +431,7 @@ def main(argv: list[str] | None = None) -> None:
             print((args.out / "benchmark.md").read_text())
         if not args.no_overhead:
             pending = [int(c) for c in args.overhead_pending.split(",")]
-            overhead(pool, searchers, args.overhead_trials, pending, args.out)
+            overhead(pool, searchers, args.overhead_trials, pending, args.overhead_repeats, args.out)
 
 
 if __name__ == "__main__":

@@ -120,9 +120,10 @@ def test_tiny_benchmark_writes_report(tmp_path) -> None:
 
 
 def test_overhead_table_has_one_row_per_searcher_and_number_pending(tmp_path):
-    argv = ["--overhead-only", "--overhead-trials", "100", "--overhead-pending", "1,4", "--searchers"]
-    benchmark.main(argv + ["random,pgsearcher", "--jobs", "1", "--out", str(tmp_path)])
+    argv = ["--overhead-only", "--overhead-trials", "100", "--overhead-pending", "1,4", "--overhead-repeats", "2"]
+    benchmark.main(argv + ["--searchers", "random,pgsearcher", "--jobs", "1", "--out", str(tmp_path)])
     text = (tmp_path / "overhead.md").read_text()
+    assert "median of 2 identical runs" in text
     for row in ("| random | 1 |", "| pgsearcher | 1 |", "| random | 4 |", "| pgsearcher | 4 |"):
         assert row in text
     table = json.loads((tmp_path / "overhead.json").read_text())
