@@ -28,7 +28,6 @@ from experiments.spaces import domain_items
 Setting = tuple[int, int]  # (budget, concurrency)
 OVERHEAD_POINTS = (100, 1000, 3000, 10000)
 OVERHEAD_WINDOW = 50  # trials either side of each point
-OVERHEAD_OBJECTIVE = "mixed_bowls"
 OVERHEAD_CAP = {"tpe": 1000, "hyperopt": 1000, "ngopt": 3000}  # slow searchers stop early
 RANDOM_SAMPLE = {"model": 1500, "synthetic": 5000, "mixed": 5000}
 PACKAGES = ("ray", "numpy", "scipy", "scikit-learn", "optuna", "hyperopt", "nevergrad")
@@ -338,40 +337,50 @@ def plot(summary: dict, samples: dict[str, np.ndarray], searchers: list[str], pa
 
 
 def overhead(
-    pool: ProcessPoolExecutor, searchers: list[str], max_trials: int, pending: list[int], repeats: int, out: Path
+    pool: ProcessPoolExecutor,
+    searchers: list[str],
+    objectives: list[str],
+    max_trials: int,
+    pending: list[int],
+    repeats: int,
+    out: Path,
 ) -> None:
-    """Searcher ms per trial around 100, 1,000, 3,000 and 10,000 finished trials, per number pending:
-    the median over ``repeats`` identical runs, so a busy moment of a shared machine does not count."""
+    """Searcher ms per trial around 100, 1,000, 3,000 and 10,000 finished trials, per objective and number
+    pending: the median over ``repeats`` identical runs, so a busy moment of a shared machine does not count."""
     points = [p for p in OVERHEAD_POINTS if p <= max_trials]
     # past the last point, as many trials as are pending: until then every completion is followed by a suggestion
     budgets = {n: min(max_trials, OVERHEAD_CAP.get(n, max_trials)) + OVERHEAD_WINDOW for n in searchers}
-    tasks = [(n, OVERHEAD_OBJECTIVE, 0, budgets[n] + c, c) for _ in range(repeats) for c in pending for n in searchers]
-    records: dict[tuple[str, int], list[np.ndarray]] = {}
+    tasks = [
+        (n, o, 0, budgets[n] + c, c) for _ in range(repeats) for o in objectives for c in pending for n in searchers
+    ]
+    records: dict[tuple[str, str, int], list[np.ndarray]] = {}
     for r in run_all(pool, tasks):
-        records.setdefault((r.searcher, r.concurrency), []).append(np.asarray(r.step_seconds))
+        records.setdefault((r.objective, r.searcher, r.concurrency), []).append(np.asarray(r.step_seconds))
     table: dict[str, dict[int, float]] = {}
     rows = []
-    for c in pending:
-        for name in searchers:
-            runs = records[(name, c)]
-            cells = {
-                p: float(1000 * np.median([steps[p - OVERHEAD_WINDOW : p + OVERHEAD_WINDOW].mean() for steps in runs]))
-                for p in points
-                if p + OVERHEAD_WINDOW <= min(len(steps) for steps in runs)
-            }
-            table[f"{name}@{c}"] = cells
-            ratio = f"{cells[points[-1]] / cells[points[0]]:.2f}" if points[-1] in cells else "—"
-            rows.append([name, str(c)] + [f"{cells[p]:.3f}" if p in cells else "—" for p in points] + [ratio])
+    for o in objectives:
+        for c in pending:
+            for name in searchers:
+                runs = records[(o, name, c)]
+                cells = {
+                    p: float(1000 * np.median([s[p - OVERHEAD_WINDOW : p + OVERHEAD_WINDOW].mean() for s in runs]))
+                    for p in points
+                    if p + OVERHEAD_WINDOW <= min(len(s) for s in runs)
+                }
+                table[f"{o}:{name}@{c}"] = cells
+                ratio = f"{cells[points[-1]] / cells[points[0]]:.2f}" if points[-1] in cells else "—"
+                rows.append([o, name, str(c)] + [f"{cells[p]:.3f}" if p in cells else "—" for p in points] + [ratio])
     lines = header("Searcher overhead") + [
-        f"Searcher milliseconds per trial (suggest + on_trial_complete) on `{OVERHEAD_OBJECTIVE}`, "
-        f"with the given number of trials pending, mean over the trials {OVERHEAD_WINDOW} either side of each "
-        f"point, median of {repeats} identical runs (seed 0) per searcher and number pending, one after another "
-        "(--jobs 1 keeps runs from sharing the cores). — : not run that far (Optuna and HyperOpt stop at "
+        "Searcher milliseconds per trial (suggest + on_trial_complete) with the given number of trials pending, "
+        f"mean over the trials {OVERHEAD_WINDOW} either side of each point, median of {repeats} identical runs "
+        "(seed 0) per objective, searcher and number pending, one after another (--jobs 1 keeps runs from "
+        "sharing the cores). `mixed_bowls` has five numeric parameters and one choice, `mixed_categorical` "
+        "three numeric ones and five choices. — : not run that far (Optuna and HyperOpt stop at "
         "1,000 and NGOpt at 3,000 finished trials: their cost grows with the history).",
         "",
     ]
-    head = ["searcher", "pending"] + [f"{p:,} trials" for p in points] + [f"{points[-1]:,} / {points[0]:,}"]
-    lines += _table(head, rows)
+    head = ["objective", "searcher", "pending"] + [f"{p:,} trials" for p in points]
+    lines += _table(head + [f"{points[-1]:,} / {points[0]:,}"], rows)
     (out / "overhead.md").write_text("\n".join(lines))
     (out / "overhead.json").write_text(json.dumps(table, indent=1))
     print("\n".join(lines))
@@ -397,6 +406,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--overhead-trials", type=int, default=10000)
     parser.add_argument("--overhead-pending", default="8", help="trials pending in the overhead runs, e.g. 1,8,32,256")
     parser.add_argument("--overhead-repeats", type=int, default=3, help="runs per cell of the overhead table (median)")
+    parser.add_argument("--overhead-objectives", default="mixed_bowls", help="objectives of the overhead runs")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--overhead-only", action="store_true")
     group.add_argument("--no-overhead", action="store_true")
@@ -431,7 +441,12 @@ def main(argv: list[str] | None = None) -> None:
             print((args.out / "benchmark.md").read_text())
         if not args.no_overhead:
             pending = [int(c) for c in args.overhead_pending.split(",")]
-            overhead(pool, searchers, args.overhead_trials, pending, args.overhead_repeats, args.out)
+            overhead_objectives = args.overhead_objectives.split(",")
+            if set(overhead_objectives) - set(OBJECTIVES):
+                parser.error(f"unknown overhead objectives: {sorted(set(overhead_objectives) - set(OBJECTIVES))}")
+            overhead(
+                pool, searchers, overhead_objectives, args.overhead_trials, pending, args.overhead_repeats, args.out
+            )
 
 
 if __name__ == "__main__":

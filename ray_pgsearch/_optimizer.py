@@ -275,12 +275,13 @@ class PGOptimizer:
         """The pending trials as soft constant liars, each at ``pending_weight``; beyond half a window
         of them, a random half-window subset carries their whole weight, so the cost of an ask stays
         bounded however many trials run."""
-        rows = np.array(list(self.pending.values()))
+        pending = list(self.pending.values())
         cap = max(1, self.settings.window // 2)
         weight = self.settings.pending_weight
-        if rows.shape[0] > cap:
-            rows, weight = rows[self.rng.choice(rows.shape[0], cap, replace=False)], weight * rows.shape[0] / cap
-        return Points.of(self._model_view(rows), weight)
+        if len(pending) > cap:
+            weight = weight * len(pending) / cap
+            pending = [pending[i] for i in self.rng.choice(len(pending), cap, replace=False)]
+        return Points.of(self._model_view(np.array(pending)), weight)
 
     def _running_points(self) -> tuple[Points, Points] | None:
         """The running trials that reported at a level with enough results: good when their latest

@@ -125,7 +125,7 @@ def test_overhead_table_has_one_row_per_searcher_and_number_pending(tmp_path):
     text = (tmp_path / "overhead.md").read_text()
     assert "median of 2 identical runs" in text
     for row in ("| random | 1 |", "| pgsearcher | 1 |", "| random | 4 |", "| pgsearcher | 4 |"):
-        assert row in text
+        assert "| mixed_bowls " + row in text
     table = json.loads((tmp_path / "overhead.json").read_text())
-    assert set(table) == {"random@1", "pgsearcher@1", "random@4", "pgsearcher@4"}
+    assert set(table) == {f"mixed_bowls:{n}@{c}" for n in ("random", "pgsearcher") for c in (1, 4)}
     assert all(set(cells) == {"100"} and cells["100"] > 0 for cells in table.values())
