@@ -14,6 +14,7 @@ search that did not have the parameter): there its kernel is uniform, the margin
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,8 +80,6 @@ class ParzenModel:
                 self._choices.append((j, offset, size))
                 offset += size
         self._n_features = offset
-        self._choice_columns = np.array([j for j, _, _ in self._choices], dtype=int)
-        self._choice_offsets = np.array([offset for _, offset, _ in self._choices], dtype=int)
 
     def _bandwidth(self, m: float) -> float:
         """h = bandwidth * (m + 1)^(-1/(d+4)) for a group of total weight m (plus the prior point)."""
@@ -137,9 +136,17 @@ class ParzenModel:
         features[np.arange(n)[:, None], self._one_hot_columns(candidates)] = 1.0
         return features
 
+    @functools.cached_property
+    def _choice_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """The latent column and the first one-hot feature of each choice, as index arrays."""
+        return np.array([j for j, _, _ in self._choices], dtype=int), np.array(
+            [o for _, o, _ in self._choices], dtype=int
+        )
+
     def _one_hot_columns(self, rows: np.ndarray) -> np.ndarray:
         """(n, choices): the feature column of each row's category of each choice."""
-        return self._choice_offsets + rows[:, self._choice_columns].astype(int)
+        columns, offsets = self._choice_columns
+        return offsets + rows[:, columns].astype(int)
 
     def _coefficients(self, points: Points) -> np.ndarray:
         """Per point the coefficients of ``_features`` in log w_i k(x, x_i):
@@ -156,19 +163,16 @@ class ParzenModel:
         coefficients[:, d : 2 * d] = known * zp / h**2
         const = -0.5 * (known * zp * zp).sum(1) / h**2 - n_known * np.log(h * np.sqrt(2.0 * np.pi))
         const += np.log(points.weights)
-        match, log_others = [], []
-        for _, _, size in self._choices:
+        match = []
+        for j, _, size in self._choices:
             lam = self._smoothing(size, points.mass)
-            log_others.append(np.log(lam / (size - 1)))
-            match.append(np.log(1.0 - lam) - log_others[-1])
+            log_other = np.log(lam / (size - 1))
+            match.append(np.log(1.0 - lam) - log_other)
+            const += log_other if points.known is None else np.where(points.known[:, j], log_other, -np.log(size))
         coefficients[np.arange(n)[:, None], self._one_hot_columns(points.rows)] = match
-        for (j, offset, size), log_other in zip(self._choices, log_others, strict=True):
-            if points.known is None:
-                const += log_other
-            else:
-                unknown = ~points.known[:, j]
-                coefficients[unknown, offset : offset + size] = 0.0
-                const += np.where(unknown, -np.log(size), log_other)
+        if points.known is not None:  # a choice the point does not know: the same 1 / K for every category
+            for j, offset, size in self._choices:
+                coefficients[~points.known[:, j], offset : offset + size] = 0.0
         coefficients[:, 2 * d] = const
         return coefficients
 
