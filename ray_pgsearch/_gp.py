@@ -77,26 +77,26 @@ class GaussianProcess:
 
     def predict(
         self, x: np.ndarray, y: np.ndarray, rows: np.ndarray, believers: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray] | None:
+    ) -> tuple[np.ndarray, np.ndarray, float] | None:
         """The posterior mean and standard deviation at ``rows``, conditioned on (x, y) with the
         current length scale and noise, and on ``believers`` (rows of running trials) at their
         predicted values: kriging believers leave the mean as it is and only shrink the variance near
         them. One Cholesky factor of the kernel matrix of x, the believers and the rows, bordered with
         y, holds it all: its last row starts with w = L_x^-1 y, and the row of a queried point with
-        v = L^-1 k* (over x and the believers), so mean = v_x . w and variance = 1 - |v|^2. None when
-        the kernel matrix is not positive definite. Sets ``best``: the largest of y and the believers'
-        values."""
+        v = L^-1 k* (over x and the believers), so mean = v_x . w and variance = 1 - |v|^2. Returns
+        (mean, std, best), best the largest of y and the believers' values; None when the kernel matrix
+        is not positive definite."""
         joint = np.vstack([x, rows] if believers is None else [x, believers, rows])
         chol = _bordered_cholesky(self._kernel(joint, joint), y, self.noise)
         if chol is None:
             return None
         n, m = x.shape[0], joint.shape[0] - rows.shape[0]
         w, v = chol[-1, :n], chol[m:-1, :m]
-        self.best = float(y.max())
+        best = float(y.max())
         if believers is not None:
             # a believer's value is its predicted mean K_bx K_xx^-1 y = L_bx L_x^-1 y
-            self.best = max(self.best, float((chol[n:m, :n] @ w).max()))
-        return v[:, :n] @ w, np.sqrt(np.maximum(1.0 - (v * v).sum(1), 1e-12))
+            best = max(best, float((chol[n:m, :n] @ w).max()))
+        return v[:, :n] @ w, np.sqrt(np.maximum(1.0 - (v * v).sum(1), 1e-12)), best
 
     def select(self, x: np.ndarray, y: np.ndarray) -> None:
         """Picks length scale and noise from the grid by the marginal likelihood of (x, y)."""

@@ -243,7 +243,7 @@ class PGOptimizer:
         posterior = self.gp.predict(x, y, view(candidates[top]), view(np.array(believers)) if believers else None)
         if posterior is None:
             return order
-        ei = expected_improvement(*posterior, self.gp.best)
+        ei = expected_improvement(*posterior)
         return np.concatenate([top[np.argsort(-ei, kind="stable")], order[s.gp_rerank :]])
 
     def _groups(self) -> tuple[Points, Points] | None:
