@@ -7,8 +7,9 @@ the best result so far. The process is kept cheap and robust: the results are tu
 scores by rank (a Gaussian copula, so heavy tails and outliers do not dominate), the kernel is a
 Matern-5/2 on the numeric z's with one length scale, plus one unit of squared distance per choice
 that differs, and the length scale and noise are picked from a small grid by the marginal
-likelihood. It sees at most 48 results (the 32 best and the 16 most recent of the window), so a fit
-costs the same at trial 100 and trial 10,000, and little.
+likelihood. It sees at most 48 results (the 32 best and the 16 most recent of the window) and 8
+running trials, so a fit costs the same at trial 100 and trial 10,000, and with 8 or 256 trials
+running, and little.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ depends on how many trials came before.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -36,6 +38,7 @@ __all__ = ["PGOptimizer", "UpdateHook", "as_reward"]
 _GP_MIN_RESULTS = 10  # results before the Gaussian process reranks proposals
 _GP_REFIT = 8  # results between two picks of the GP's length scale and noise
 _GP_BEST, _GP_RECENT = 32, 16  # the GP conditions on the window's 32 best and 16 latest results
+_GP_RUNNING = 8  # ... and on the 8 running trials asked last (their reports, else as believers)
 _PRIOR_REPLAY = 4  # a warm start opens with the prior's 4 best results, between the startup design's draws
 _PRIOR_EVIDENCE = 6  # results of this search before the prior's agreement is judged
 _PRIOR_JUDGED = 3.0  # ... and until this many halflives of results: later the prior weighs next to nothing
@@ -118,6 +121,7 @@ class PGOptimizer:
         self.gp = GaussianProcess(self.space.n_numeric)
         self._gp_fitted_at: int | None = None  # window.count when the GP's length scale was last picked
         self.pending: dict[Hashable, np.ndarray] = {}
+        self._in_flight: Counter[bytes] = Counter()  # the pending rows' bytes, to refuse a running config in O(1)
         self.partial: dict[Hashable, tuple[int, float]] = {}  # pending trial -> (level, reward) of its latest report
         self.rungs = RungCalibrator()  # rewards reported at each level (training iteration)
         self.startup = list(self.space.sample_prior(self.rng, self.settings.n_startup))
@@ -147,6 +151,11 @@ class PGOptimizer:
         state["_hooks"] = []  # hooks may hold open files (event writers): attach them again after a restore
         return state
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "_in_flight" not in state:  # saved by a version that did not keep it
+            self._in_flight = Counter(row.tobytes() for row in self.pending.values())
+
     def add_update_hook(self, hook: UpdateHook) -> None:
         """Calls ``hook(optimizer, utilities)`` after every policy update (not saved with the state)."""
         self._hooks.append(hook)
@@ -164,7 +173,6 @@ class PGOptimizer:
             row = self.space.encode(config)
         else:
             rows = self._rows()
-            in_flight = {r.tobytes() for r in self.pending.values()}
             repeats = 0
             for _ in range(self.settings.max_rejections + 1):
                 row = next(rows)
@@ -173,7 +181,7 @@ class PGOptimizer:
                     self.n_rejected += 1
                     continue
                 row = self.space.encode(config)  # the canonical row of the config (integers at bin centres)
-                if row.tobytes() not in in_flight or repeats >= self.settings.n_candidates:
+                if row.tobytes() not in self._in_flight or repeats >= self.settings.n_candidates:
                     break
                 repeats += 1  # the config of a running trial: take the next proposal instead
             else:
@@ -182,9 +190,21 @@ class PGOptimizer:
                     "check that it can be satisfied inside the search space"
                 )
         if trial_id is not None:
+            self._release(trial_id)  # an id asked again holds only its new config
             self.pending[trial_id] = row
+            self._in_flight[row.tobytes()] += 1
         self.n_asked += 1
         return config
+
+    def _release(self, trial_id: Hashable) -> np.ndarray | None:
+        """Removes a trial from the pending ones; returns its row (None if it was not pending)."""
+        row = self.pending.pop(trial_id, None)
+        if row is not None:
+            key = row.tobytes()
+            self._in_flight[key] -= 1
+            if not self._in_flight[key]:
+                del self._in_flight[key]
+        return row
 
     def _allowed(self, config: Mapping[str, Any]) -> bool:
         return self.constraint is None or bool(self.constraint(dict(config)))
@@ -214,20 +234,23 @@ class PGOptimizer:
 
     def _rerank(self, candidates: np.ndarray, order: np.ndarray) -> np.ndarray:
         """The density ratio's ``gp_rerank`` best proposals reordered by their expected improvement
-        under a Gaussian process on the window's best and latest results, when few trials run at once
-        (``order`` unchanged otherwise). A running trial enters the process with its latest report mapped rung-aware to
-        the finished trials' scale, or else as a kriging believer (its predicted value, as if
-        observed). The length scale and noise are picked again every ``_GP_REFIT`` results."""
+        under a Gaussian process on the window's best and latest results (``order`` unchanged while
+        more than ``gp_max_pending`` trials run). Of the running trials, the ``_GP_RUNNING`` asked last
+        enter the process, each with its latest report mapped rung-aware to the finished trials' scale,
+        or else as a kriging believer (its predicted value, as if observed), so the cost of an ask stays
+        bounded however many trials run. The length scale and noise are picked again every
+        ``_GP_REFIT`` results."""
         s = self.settings
         rows, rewards = self.window.arrays()
         if s.gp_rerank < 2 or len(self.pending) > s.gp_max_pending:
             return order
+        running = list(itertools.islice(reversed(self.pending), _GP_RUNNING))[::-1]  # the trials asked last
         reported = {
-            t: r for t, (level, v) in self.partial.items() if (r := self.rungs.comparable(level, v)) is not None
+            t: r for t in running if t in self.partial and (r := self.rungs.comparable(*self.partial[t])) is not None
         }
         if rows.shape[0] + len(reported) < _GP_MIN_RESULTS:
             return order
-        believers = [row for t, row in self.pending.items() if t not in reported]
+        believers = [self.pending[t] for t in running if t not in reported]
         view = self._model_view
         x = view(np.vstack([rows, *[self.pending[t][None, :] for t in reported]]))
         y = normal_scores(np.concatenate([self._scalarize(rewards), list(reported.values())]))
@@ -389,7 +412,7 @@ class PGOptimizer:
             return self._tell(config, value, trial_id, level)
 
     def _tell(self, config: Mapping[str, Any], value: Any, trial_id: Hashable | None, level: int | None) -> bool:
-        row = self.pending.pop(trial_id, None) if trial_id is not None else None
+        row = self._release(trial_id) if trial_id is not None else None
         last = self.partial.pop(trial_id, None) if trial_id is not None else None
         reward = self._reward(value)
         if reward is None:
@@ -436,7 +459,7 @@ class PGOptimizer:
     def forget(self, trial_id: Hashable) -> None:
         """Drop a pending trial that will never report (crashed, cancelled)."""
         self.partial.pop(trial_id, None)
-        if self.pending.pop(trial_id, None) is not None:
+        if self._release(trial_id) is not None:
             self.n_failed += 1
 
     @property

@@ -50,7 +50,8 @@ class Settings:
             by its quantile among the results reported at the same training iteration; 0: unused).
         gp_rerank: the density ratio's best proposals a Gaussian process reorders by expected
             improvement (0 or 1: none).
-        gp_max_pending: the Gaussian process reranks only while at most this many trials run.
+        gp_max_pending: the Gaussian process reranks only while at most this many trials run (its cost
+            does not grow with them: only the 8 running trials asked last enter it).
         max_rejections: samples a constraint may reject in a row before ask() raises RuntimeError.
         prior_weight: with a prior (an earlier search), the total weight of its results in the model at
             the start, in results of this search.
@@ -75,7 +76,7 @@ class Settings:
     max_rejections: int = 1000
     prior_weight: float = 10.0
     gp_rerank: int = 16
-    gp_max_pending: int = 8
+    gp_max_pending: int = 1024
     prior_halflife: float = 10.0
     init_std: float = 0.3
     min_std: float = 0.02

@@ -1,6 +1,8 @@
 """The ask/tell core learns: the policy concentrates on the optimum, and only finite results count."""
 
 import math
+import pickle
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -201,3 +203,46 @@ def test_many_pending_trials_cost_a_bounded_model():
     good, bad = opt._groups()
     assert bad.rows.shape[0] <= 32 + 16
     assert bad.mass == pytest.approx(32 - good.rows.shape[0] + 200 * opt.settings.pending_weight)
+
+
+def test_the_gp_reranks_with_many_trials_running_from_the_eight_asked_last():
+    """With 64 trials running, the Gaussian process still reorders the proposals, and only the 8
+    running trials asked last enter it (here as believers: none has reported), so the cost of an
+    ask does not grow with the trials in flight."""
+    opt = PGOptimizer(SPACE, seed=0)
+    for _ in range(20):
+        config = opt.ask()
+        opt.tell(config, loss(config))
+    for i in range(64):
+        opt.ask(trial_id=i)
+    seen = []
+    predict = opt.gp.predict
+
+    def spy(x, y, rows, believers=None):
+        seen.append(believers)
+        return predict(x, y, rows, believers)
+
+    opt.gp.predict = spy
+    opt.ask(trial_id=64)
+    np.testing.assert_array_equal(seen[0], opt._model_view(np.array([opt.pending[i] for i in range(56, 64)])))
+
+
+def test_an_optimizer_saved_without_its_in_flight_count_rebuilds_it_on_restore():
+    """A pickle from a version that kept no count of the running configs restores with the count
+    rebuilt from its pending trials, so a running config is still refused."""
+    space = {"c": tune.choice(["a", "b"]), "n": tune.randint(0, 10)}
+    opt = PGOptimizer(space, seed=0, n_startup=4)
+    for i in range(12):
+        config = opt.ask(trial_id=f"done{i}")
+        opt.tell(config, config["n"] + (config["c"] == "b"), trial_id=f"done{i}")
+    running = [opt.ask(trial_id=i) for i in range(19)]
+    state = opt.__getstate__()
+    del state["_in_flight"]
+    old = PGOptimizer.__new__(PGOptimizer)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old._in_flight == opt._in_flight
+    last = old.ask(trial_id=19)
+    assert last not in running  # the one config of the 20 no trial holds
+    old.tell(last, 0.0, trial_id=19)
+    old.forget(0)
+    assert old._in_flight == Counter(row.tobytes() for row in old.pending.values())
