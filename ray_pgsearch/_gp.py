@@ -8,8 +8,8 @@ scores by rank (a Gaussian copula, so heavy tails and outliers do not dominate),
 Matern-5/2 on the numeric z's with one length scale, plus one unit of squared distance per choice
 that differs, and the length scale and noise are picked from a small grid by the marginal
 likelihood. It sees at most 48 results (the 32 best and the 16 most recent of the window) and 8
-running trials, so a fit costs the same at trial 100 and trial 10,000, and with 8 or 256 trials
-running, and little.
+running trials, so a fit costs little, and the same at trial 100 and trial 10,000 and with 8 or
+256 trials running.
 """
 
 from __future__ import annotations

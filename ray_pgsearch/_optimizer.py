@@ -149,12 +149,12 @@ class PGOptimizer:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_hooks"] = []  # hooks may hold open files (event writers): attach them again after a restore
+        del state["_in_flight"]  # derived from the pending trials on restore
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        if "_in_flight" not in state:  # saved by a version that did not keep it
-            self._in_flight = Counter(row.tobytes() for row in self.pending.values())
+        self._in_flight = Counter(row.tobytes() for row in self.pending.values())
 
     def add_update_hook(self, hook: UpdateHook) -> None:
         """Calls ``hook(optimizer, utilities)`` after every policy update (not saved with the state)."""
