@@ -178,14 +178,20 @@ def test_pending_trials_push_candidates_away_in_proportion_to_their_weight():
     assert batch_loss[0.1] < batch_loss[1.0]  # a light weight keeps the batch near the best results
 
 
-def test_no_two_trials_in_flight_share_a_config_until_the_space_runs_out():
-    """A discrete space of 20 configs: 20 pending trials hold 20 different configs (the model step is
-    on, so every ask after the startup design is a ranked proposal); the 21st must repeat one."""
+def _twenty_config_optimizer() -> PGOptimizer:
+    """An optimizer over a discrete space of 20 configs, past its startup design (12 results)."""
     space = {"c": tune.choice(["a", "b"]), "n": tune.randint(0, 10)}
     opt = PGOptimizer(space, seed=0, n_startup=4)
     for i in range(12):
         config = opt.ask(trial_id=f"done{i}")
         opt.tell(config, config["n"] + (config["c"] == "b"), trial_id=f"done{i}")
+    return opt
+
+
+def test_no_two_trials_in_flight_share_a_config_until_the_space_runs_out():
+    """A discrete space of 20 configs: 20 pending trials hold 20 different configs (the model step is
+    on, so every ask after the startup design is a ranked proposal); the 21st must repeat one."""
+    opt = _twenty_config_optimizer()
     in_flight = [opt.ask(trial_id=i) for i in range(20)]
     assert len({(c["c"], c["n"]) for c in in_flight}) == 20
     assert opt.ask(trial_id=20) in in_flight
@@ -228,16 +234,12 @@ def test_the_gp_reranks_with_many_trials_running_from_the_eight_asked_last():
 
 
 def test_an_optimizer_saved_without_its_in_flight_count_rebuilds_it_on_restore():
-    """A pickle from a version that kept no count of the running configs restores with the count
-    rebuilt from its pending trials, so a running config is still refused."""
-    space = {"c": tune.choice(["a", "b"]), "n": tune.randint(0, 10)}
-    opt = PGOptimizer(space, seed=0, n_startup=4)
-    for i in range(12):
-        config = opt.ask(trial_id=f"done{i}")
-        opt.tell(config, config["n"] + (config["c"] == "b"), trial_id=f"done{i}")
+    """The count of the running configs is not saved: a restore (also of a pickle from a version
+    that never kept it) rebuilds it from the pending trials, so a running config is still refused."""
+    opt = _twenty_config_optimizer()
     running = [opt.ask(trial_id=i) for i in range(19)]
     state = opt.__getstate__()
-    del state["_in_flight"]
+    assert "_in_flight" not in state
     old = PGOptimizer.__new__(PGOptimizer)
     old.__setstate__(pickle.loads(pickle.dumps(state)))
     assert old._in_flight == opt._in_flight
