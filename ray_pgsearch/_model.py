@@ -55,9 +55,10 @@ class Points:
             known = np.vstack([np.ones(g.rows.shape, bool) if g.known is None else g.known for g in groups])
         return cls(np.vstack([g.rows for g in groups]), np.concatenate([g.weights for g in groups]), known)
 
-    @property
+    @functools.cached_property
     def mass(self) -> float:
-        """The group's total weight: its effective number of results."""
+        """The group's total weight: its effective number of results (the weights are not changed
+        after a group is made)."""
         return float(self.weights.sum())
 
 

@@ -229,7 +229,7 @@ class PGOptimizer:
         if good.mass:  # empty while only running trials count and none of them is good: the policy alone
             candidates = np.vstack([candidates, self.model.sample(self.rng, good, n_model)])
         scores = self.model.score(self._model_view(candidates), good, bad)
-        order = np.argsort(-scores, kind="stable")
+        order = (-scores).argsort(kind="stable")
         return candidates[self._rerank(candidates, order)]
 
     def _rerank(self, candidates: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -255,7 +255,7 @@ class PGOptimizer:
         x = view(np.vstack([rows, *[self.pending[t][None, :] for t in reported]]))
         y = normal_scores(np.concatenate([self._scalarize(rewards), list(reported.values())]))
         keep = np.zeros(y.size, bool)
-        keep[np.argsort(-y[: rows.shape[0]], kind="stable")[:_GP_BEST]] = True
+        keep[(-y[: rows.shape[0]]).argsort(kind="stable")[:_GP_BEST]] = True
         keep[self.window.latest(_GP_RECENT)] = True
         keep[rows.shape[0] :] = True  # the running trials' reports
         x, y = x[keep], y[keep]
@@ -267,7 +267,7 @@ class PGOptimizer:
         if posterior is None:
             return order
         ei = expected_improvement(*posterior)
-        return np.concatenate([top[np.argsort(-ei, kind="stable")], order[s.gp_rerank :]])
+        return np.concatenate([top[(-ei).argsort(kind="stable")], order[s.gp_rerank :]])
 
     def _groups(self) -> tuple[Points, Points] | None:
         """The model's good and bad points: the best gamma of the window's results against the rest,
@@ -281,7 +281,7 @@ class PGOptimizer:
             return None
         rewards = self._scalarize(rewards)
         n_good = max(1, int(math.ceil(self.settings.gamma * rewards.size))) if rewards.size else 0
-        order = np.argsort(-rewards, kind="stable")
+        order = (-rewards).argsort(kind="stable")
         view = self._model_view
         good = [Points.of(view(rows[order[:n_good]]))]
         bad = [Points.of(view(rows[order[n_good:]]))]

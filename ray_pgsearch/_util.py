@@ -27,10 +27,29 @@ __all__ = [
 KeyPath = tuple  # a key path into a nested config, e.g. ("model", "layers", 0)
 
 
-_BLAS: Any = None  # threadpoolctl's controller of this process's BLAS libraries, found on first use
+_BLAS: list | None = None  # threadpoolctl's controllers of this process's BLAS libraries, found on first use
 
 
-def one_blas_thread() -> Any:
+class _OneBlasThread:
+    """Sets every BLAS library that runs on more than one thread to one, and back on exit. It reads
+    and sets the thread counts directly: threadpoolctl's own ``limit`` first gathers a full report
+    of the libraries, which costs more than the search's matrix products."""
+
+    def __init__(self, libraries: list):
+        self._libraries = libraries
+        self._saved: list[tuple[Any, int]] = []
+
+    def __enter__(self) -> None:
+        self._saved = [(lib, n) for lib in self._libraries if (n := lib.num_threads) != 1]
+        for lib, _ in self._saved:
+            lib.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        for lib, n in self._saved:
+            lib.set_num_threads(n)
+
+
+def one_blas_thread() -> _OneBlasThread:
     """A context in which BLAS runs on one thread. The search's matrices are small (a window of
     results by a few hundred candidates), and a BLAS that spreads them over threads on a machine
     whose cores are busy with trials waits far longer than it computes (a 130 x 130 Cholesky
@@ -39,8 +58,8 @@ def one_blas_thread() -> Any:
     if _BLAS is None:
         from threadpoolctl import ThreadpoolController
 
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
+        _BLAS = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _OneBlasThread(_BLAS)
 
 
 def path_str(path: KeyPath) -> str:
@@ -100,8 +119,8 @@ def seconds(name: str, value: Any) -> float:
 def tie_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each value, how many values are smaller and how many are equal to it (itself included)."""
     ordered = np.sort(values)
-    below = np.searchsorted(ordered, values, "left")
-    return below, np.searchsorted(ordered, values, "right") - below
+    below = ordered.searchsorted(values, "left")
+    return below, ordered.searchsorted(values, "right") - below
 
 
 def mean_ranks(values: np.ndarray) -> np.ndarray:

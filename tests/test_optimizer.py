@@ -248,3 +248,29 @@ def test_an_optimizer_saved_without_its_in_flight_count_rebuilds_it_on_restore()
     old.tell(last, 0.0, trial_id=19)
     old.forget(0)
     assert old._in_flight == Counter(row.tobytes() for row in old.pending.values())
+
+
+def test_the_search_runs_blas_on_one_thread_and_gives_the_count_back():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from ray_pgsearch._util import one_blas_thread
+
+    def blas_threads():
+        return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("this machine's BLAS does not run on two threads")
+        with one_blas_thread():
+            assert blas_threads() == {1}
+        assert blas_threads() == {2}
+
+
+def test_reflection_folds_every_number_into_the_unit_interval_as_a_triangle_wave():
+    from ray_pgsearch._actors import reflect_into_unit
+
+    u = np.array([-2.5, -1.25, -0.25, 0.0, 0.3, 1.0, 1.25, 2.0, 2.75, 3.5])
+    given = u.copy()
+    expected = np.array([0.5, 0.75, 0.25, 0.0, 0.3, 1.0, 0.75, 0.0, 0.75, 0.5])
+    np.testing.assert_allclose(reflect_into_unit(u), expected)
+    np.testing.assert_array_equal(u, given)  # the input is left as it was
