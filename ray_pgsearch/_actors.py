@@ -8,11 +8,13 @@ bonus and a hard floor.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import numpy as np
 
 from ._util import floor_logits, softmax
 
-__all__ = ["CategoricalActor", "GaussianActor", "reflect_into_unit"]
+__all__ = ["CategoricalActors", "Choice", "GaussianActor", "reflect_into_unit"]
 
 _LOG_2PI_E = float(np.log(2.0 * np.pi * np.e))
 
@@ -71,36 +73,77 @@ class GaussianActor:
         self.log_std = np.minimum(np.maximum(self.log_std, self.min_log_std), self.max_log_std)
 
 
-class CategoricalActor:
-    """A softmax over one choice's categories: p = softmax(logits)."""
+class CategoricalActors:
+    """One softmax per choice, p_k = softmax(theta_k), held as one matrix of logits (a row per
+    choice, -inf past the choice's size) so that all choices sample and step at once."""
 
-    def __init__(self, size: int, max_prob_ratio: float):
-        self.logits = np.zeros(size)
+    def __init__(self, sizes: Sequence[int], max_prob_ratio: float):
+        self.sizes = np.array(sizes, dtype=int)
+        self.valid = np.arange(max(sizes, default=1)) < self.sizes[:, None]  # (choices, width)
+        self.logits = np.where(self.valid, 0.0, -np.inf)
         self.max_prob_ratio = max_prob_ratio
+
+    def __len__(self) -> int:
+        return self.sizes.size
+
+    def __getitem__(self, j: int) -> Choice:
+        return Choice(self, j)
+
+    def __iter__(self) -> Iterator[Choice]:
+        return (Choice(self, j) for j in range(len(self)))
+
+    @property
+    def probs(self) -> np.ndarray:
+        """(choices, width): each choice's p, 0 past its size."""
+        e = np.exp(self.logits - self.logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """(n, choices) category indices drawn from p (inverse CDF of uniforms, a row of them per choice)."""
+        cdf = np.cumsum(self.probs, axis=1)
+        cdf[~self.valid] = np.inf
+        draws = rng.random((len(self), n))
+        index = np.zeros(draws.shape, dtype=int)
+        for column in cdf[:, :-1].T:  # index = #{k: cdf_k < draw} = cdf.searchsorted(draw): F^-1(draw)
+            index += column[:, None] < draws
+        return np.minimum(index, self.sizes[:, None] - 1).T
+
+    def log_prob(self, c: np.ndarray) -> np.ndarray:
+        """(n, choices): log p_k(c_k) of each row's category of each choice."""
+        log_p = np.log(self.probs, out=np.full(self.valid.shape, -np.inf), where=self.valid)
+        return log_p[np.arange(len(self)), c.astype(int)]
+
+    def update(self, c: np.ndarray, u: np.ndarray, active: np.ndarray, lr: float, entropy_coef: float) -> None:
+        """Score-function steps sum_i u_ik (onehot(c_ik) - p_k) plus the entropy gradient, then the
+        floor that keeps every category within ``max_prob_ratio`` of the likeliest one; ``c``, ``u``
+        and ``active`` hold one column per choice, and a choice steps from the rows it was active in
+        (u = 0 elsewhere), when there are at least two."""
+        p = self.probs
+        log_p = np.log(p, out=np.zeros(p.shape), where=self.valid)
+        k, width = self.valid.shape
+        weights = np.where(active, u, 0.0)
+        bins = np.where(active, c, 0).astype(int) + width * np.arange(k)
+        counts = np.bincount(bins.ravel(), weights=weights.ravel(), minlength=k * width).reshape(k, width)
+        total = np.ascontiguousarray(weights.T).sum(axis=1)[:, None]
+        grad = counts - total * p  # d/dlogits sum_i u_i log p(c_i)
+        grad_entropy = -p * (log_p - (p * log_p).sum(axis=1, keepdims=True))  # dH/dlogits = -p (log p + H)
+        stepped = self.logits + lr * (grad + entropy_coef * grad_entropy)
+        stepped = floor_logits(stepped, self.max_prob_ratio)
+        learns = (active.sum(axis=0) >= 2)[:, None] & self.valid
+        self.logits = np.where(learns, stepped, self.logits)
+
+
+class Choice:
+    """One choice's softmax inside ``CategoricalActors``; ``logits`` is a view of its row."""
+
+    def __init__(self, actors: CategoricalActors, j: int):
+        self.logits = actors.logits[j, : actors.sizes[j]]
 
     @property
     def probs(self) -> np.ndarray:
         return softmax(self.logits)
 
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """n category indices drawn from p (inverse CDF of uniforms)."""
-        return np.minimum(np.cumsum(self.probs).searchsorted(rng.random(n)), self.logits.size - 1)
-
-    def log_prob(self, c: np.ndarray) -> np.ndarray:
-        return np.log(self.probs)[c.astype(int)]
-
     def entropy(self) -> float:
         """H = -sum_k p_k log p_k."""
         p = self.probs
         return float(-np.sum(p * np.log(p)))
-
-    def update(self, c: np.ndarray, u: np.ndarray, lr: float, entropy_coef: float) -> None:
-        """Score-function step sum_i u_i (onehot(c_i) - p) plus the entropy gradient, then the floor
-        that keeps every category within ``max_prob_ratio`` of the likeliest one."""
-        p = self.probs
-        log_p = np.log(p)
-        counts = np.bincount(c.astype(int), weights=u, minlength=p.size)
-        grad = counts - u.sum() * p  # d/dlogits sum_i u_i log p(c_i)
-        grad_entropy = -p * (log_p - np.sum(p * log_p))  # dH/dlogits = -p (log p + H)
-        self.logits = self.logits + lr * (grad + entropy_coef * grad_entropy)
-        self.logits = floor_logits(self.logits, self.max_prob_ratio)

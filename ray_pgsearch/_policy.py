@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from ._actors import CategoricalActor, GaussianActor
+from ._actors import CategoricalActors, GaussianActor
 from ._settings import Settings
 from ._space import SearchSpace
 from ._util import floor_logits, tie_counts
@@ -51,35 +51,31 @@ def masked_utilities(rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
 
 
 class Policy:
-    """One Gaussian actor over the numeric latents and one categorical actor per choice."""
+    """One Gaussian actor over the numeric latents and a softmax over each choice's categories."""
 
     def __init__(self, space: SearchSpace, settings: Settings):
         self.settings = settings
         self.n_numeric = space.n_numeric
         self.gaussian = GaussianActor(space.n_numeric, 0.5, settings.init_std, settings.min_std, settings.max_std)
-        self.categorical = [CategoricalActor(size, settings.max_prob_ratio) for size in space.category_sizes]
+        self.categorical = CategoricalActors(space.category_sizes, settings.max_prob_ratio)
         self.n_updates = 0
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n, dim) latent rows x ~ pi."""
-        columns = [self.gaussian.sample(rng, n)] + [a.sample(rng, n)[:, None] for a in self.categorical]
-        return np.hstack(columns)
+        return np.hstack([self.gaussian.sample(rng, n), self.categorical.sample(rng, n)])
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """log pi(x) for each row: the actors' log-probabilities add up."""
-        logp = self.gaussian.log_prob(x[:, : self.n_numeric])
-        for j, actor in enumerate(self.categorical, start=self.n_numeric):
-            logp = logp + actor.log_prob(x[:, j])
-        return logp
+        return self.gaussian.log_prob(x[:, : self.n_numeric]) + self.categorical.log_prob(x[:, self.n_numeric :]).sum(1)
 
     def warm_start(self, mean: np.ndarray, std: np.ndarray, logits: list[np.ndarray | None]) -> None:
         """Starts from an earlier search's policy where it has one (NaN or None: keep the prior)."""
         known = ~np.isnan(mean)
         self.gaussian.mean[known] = np.clip(mean[known], 0.0, 1.0)
         self.gaussian.log_std[known] = np.clip(np.log(std[known]), self.gaussian.min_log_std, self.gaussian.max_log_std)
-        for actor, theta in zip(self.categorical, logits, strict=True):
+        for choice, theta in zip(self.categorical, logits, strict=True):
             if theta is not None:
-                actor.logits = floor_logits(np.asarray(theta, dtype=float), actor.max_prob_ratio)
+                choice.logits[:] = floor_logits(np.asarray(theta, dtype=float), self.categorical.max_prob_ratio)
 
     def update(self, x: np.ndarray, rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
         """One policy-gradient step on the window (x_i, r_i); ``active`` (n, dim) says which
@@ -90,9 +86,7 @@ class Policy:
         # an actor active in only some rows ranks those rows among themselves: A_ij
         u = np.broadcast_to(window_u[:, None], active.shape) if active.all() else masked_utilities(rewards, active)
         self.gaussian.update(x[:, : self.n_numeric], u[:, : self.n_numeric], s.lr_mean, s.lr_std, s.entropy_coef)
-        for j, actor in enumerate(self.categorical, start=self.n_numeric):
-            used = active[:, j]
-            if used.sum() >= 2:
-                actor.update(x[used, j], u[used, j], s.lr_logits, s.entropy_coef)
+        cat = slice(self.n_numeric, None)
+        self.categorical.update(x[:, cat], u[:, cat], active[:, cat], s.lr_logits, s.entropy_coef)
         self.n_updates += 1
         return window_u

@@ -137,5 +137,5 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def floor_logits(logits: np.ndarray, max_prob_ratio: float) -> np.ndarray:
     """Logits shifted so the largest is 0 and clipped at -log(max_prob_ratio): no category falls
-    below 1/max_prob_ratio of the likeliest one's probability."""
-    return np.maximum(logits - logits.max(), -math.log(max_prob_ratio))
+    below 1/max_prob_ratio of the likeliest one's probability (along the last axis)."""
+    return np.maximum(logits - logits.max(axis=-1, keepdims=True), -math.log(max_prob_ratio))

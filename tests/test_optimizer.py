@@ -274,3 +274,30 @@ def test_reflection_folds_every_number_into_the_unit_interval_as_a_triangle_wave
     expected = np.array([0.5, 0.75, 0.25, 0.0, 0.3, 1.0, 0.75, 0.0, 0.75, 0.5])
     np.testing.assert_allclose(reflect_into_unit(u), expected)
     np.testing.assert_array_equal(u, given)  # the input is left as it was
+
+
+def test_choices_of_different_sizes_sample_their_own_softmax_and_step_from_their_active_rows():
+    """All choices share one logits matrix: each samples from its own p (never past its size), and a
+    step moves a choice toward its rewarded category only where it was active in two rows or more."""
+    from ray_pgsearch._actors import CategoricalActors
+
+    actors = CategoricalActors([2, 4, 3], max_prob_ratio=100.0)
+    actors[1].logits[:] = np.log([0.1, 0.2, 0.3, 0.4])
+    draws = actors.sample(np.random.default_rng(0), 40_000)
+    assert draws.shape == (40_000, 3)
+    for j, size in enumerate([2, 4, 3]):
+        share = np.bincount(draws[:, j], minlength=size) / draws.shape[0]
+        assert share.size == size
+        np.testing.assert_allclose(share, actors[j].probs, atol=0.01)
+
+    c = np.array([[0, 3, 2], [1, 0, 0], [1, 1, 1]], dtype=float)
+    u = np.array([[1.0, 1.0, 1.0], [-1.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
+    active = np.array([[True, True, True], [True, True, False], [False, False, True]])
+    before = actors.logits.copy()
+    actors.update(c, u, active, lr=0.5, entropy_coef=0.0)
+    assert actors[0].probs[0] > 0.5 and actors[1].probs[3] > 0.4  # toward the rewarded category
+    assert actors[2].probs[2] > actors[2].probs[1]
+    np.testing.assert_array_equal(np.isinf(actors.logits), np.isinf(before))  # past a size: still -inf
+    stepped = actors.logits.copy()
+    actors.update(c, u, np.eye(3, dtype=bool), lr=0.5, entropy_coef=0.0)  # one active row per choice
+    np.testing.assert_array_equal(actors.logits, stepped)
