@@ -86,7 +86,7 @@ class ParzenModel:
         """h = bandwidth * (m + 1)^(-1/(d+4)) for a group of total weight m (plus the prior point)."""
         return self.bandwidth * (m + 1) ** (-1.0 / (self.n_numeric + len(self.category_sizes) + 4))
 
-    def _smoothing(self, size: int, m: float) -> float:
+    def _smoothing(self, size: np.ndarray, m: float) -> np.ndarray:
         """lam = (K - 1) w / (1 + K w), w = cat_prior / (m + 1): the mass a category kernel of a group
         of total weight m gives the K - 1 other categories, when it weighs its own category 1 and every
         category w."""
@@ -104,14 +104,13 @@ class ParzenModel:
         h = self._bandwidth(points.mass)
         noise = h * rng.standard_normal((n, self.n_numeric))
         rows[:, : self.n_numeric] = reflect_into_unit(rows[:, : self.n_numeric] + noise)
-        for j, size in enumerate(self.category_sizes, start=self.n_numeric):
-            move = rng.random(n) < self._smoothing(size, points.mass)  # lam = 0 for a single category
-            shift = rng.integers(1, max(size, 2), size=n)  # any other category, uniformly
-            rows[:, j] = np.where(move, (rows[:, j] + shift) % size, rows[:, j])
+        sizes, categories = self._sizes, rows[:, self.n_numeric :]
+        move = rng.random(categories.shape) < self._smoothing(sizes, points.mass)  # lam = 0 for a single category
+        shift = rng.integers(1, np.maximum(sizes, 2), size=categories.shape)  # any other category, uniformly
+        rows[:, self.n_numeric :] = np.where(move, (categories + shift) % sizes, categories)
         if points.known is not None:
             unknown = ~points.known[pick]
-            categories = [rng.integers(0, k, (n, 1)) for k in self.category_sizes]
-            uniform = np.hstack([rng.random((n, self.n_numeric)), *categories])
+            uniform = np.hstack([rng.random((n, self.n_numeric)), rng.integers(0, sizes, categories.shape)])
             rows = np.where(unknown, uniform, rows)
         return rows
 
@@ -144,6 +143,16 @@ class ParzenModel:
             [o for _, o, _ in self._choices], dtype=int
         )
 
+    @functools.cached_property
+    def _sizes(self) -> np.ndarray:
+        """The number of categories of every choice (latent columns n_numeric on)."""
+        return np.array(self.category_sizes, dtype=int)
+
+    @functools.cached_property
+    def _choice_sizes(self) -> np.ndarray:
+        """The number of categories of each choice with more than one."""
+        return np.array([size for _, _, size in self._choices], dtype=int)
+
     def _one_hot_columns(self, rows: np.ndarray) -> np.ndarray:
         """(n, choices): the feature column of each row's category of each choice."""
         columns, offsets = self._choice_columns
@@ -164,13 +173,14 @@ class ParzenModel:
         coefficients[:, d : 2 * d] = known * zp / h**2
         const = -0.5 * (known * zp * zp).sum(1) / h**2 - n_known * np.log(h * np.sqrt(2.0 * np.pi))
         const += np.log(points.weights)
-        match = []
-        for j, _, size in self._choices:
-            lam = self._smoothing(size, points.mass)
-            log_other = np.log(lam / (size - 1))
-            match.append(np.log(1.0 - lam) - log_other)
-            const += log_other if points.known is None else np.where(points.known[:, j], log_other, -np.log(size))
-        coefficients[np.arange(n)[:, None], self._one_hot_columns(points.rows)] = match
+        sizes = self._choice_sizes
+        lam = self._smoothing(sizes, points.mass)
+        log_other = np.log(lam / (sizes - 1))
+        if points.known is None:
+            const += log_other.sum()
+        else:
+            const += np.where(points.known[:, self._choice_columns[0]], log_other, -np.log(sizes)).sum(1)
+        coefficients[np.arange(n)[:, None], self._one_hot_columns(points.rows)] = np.log(1.0 - lam) - log_other
         if points.known is not None:  # a choice the point does not know: the same 1 / K for every category
             for j, offset, size in self._choices:
                 coefficients[~points.known[:, j], offset : offset + size] = 0.0
