@@ -82,6 +82,10 @@ class CategoricalActors:
         self.valid = np.arange(max(sizes, default=1)) < self.sizes[:, None]  # (choices, width)
         self.logits = np.where(self.valid, 0.0, -np.inf)
         self.max_prob_ratio = max_prob_ratio
+        self._row = np.arange(self.sizes.size)[:, None]  # each choice's row, as a column
+        self._first = self.valid.shape[1] * self._row  # the flat index of each row's first category
+        self._last = self.sizes[:, None] - 1  # each choice's last category
+        self._padding = (~self.valid).astype(float)  # 1 past a choice's size: log(p + padding) is 0 there
 
     def __len__(self) -> int:
         return self.sizes.size
@@ -96,40 +100,39 @@ class CategoricalActors:
     def probs(self) -> np.ndarray:
         """(choices, width): each choice's p, 0 past its size."""
         e = np.exp(self.logits - self.logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        e /= e.sum(axis=1, keepdims=True)
+        return e
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """(n, choices) category indices drawn from p (inverse CDF of uniforms, a row of them per choice)."""
-        cdf = np.cumsum(self.probs, axis=1)
-        cdf[~self.valid] = np.inf
-        draws = rng.random((len(self), n))
-        index = np.zeros(draws.shape, dtype=int)
-        for column in cdf[:, :-1].T:  # index = #{k: cdf_k < draw} = cdf.searchsorted(draw): F^-1(draw)
-            index += column[:, None] < draws
-        return np.minimum(index, self.sizes[:, None] - 1).T
+        """(n, choices) category indices drawn from p: the inverse CDF of a row of uniforms per choice,
+        all rows in one search by shifting choice j's CDF and draws into [j, j + 1]."""
+        cdf = (self.probs.cumsum(axis=1) + self._row).ravel()
+        index = cdf.searchsorted(rng.random((len(self), n)) + self._row) - self._first
+        return np.minimum(index, self._last).T
 
     def log_prob(self, c: np.ndarray) -> np.ndarray:
         """(n, choices): log p_k(c_k) of each row's category of each choice."""
-        log_p = np.log(self.probs, out=np.full(self.valid.shape, -np.inf), where=self.valid)
-        return log_p[np.arange(len(self)), c.astype(int)]
+        return np.log(self.probs + self._padding)[self._row.ravel(), c.astype(int)]
 
     def update(self, c: np.ndarray, u: np.ndarray, active: np.ndarray, lr: float, entropy_coef: float) -> None:
         """Score-function steps sum_i u_ik (onehot(c_ik) - p_k) plus the entropy gradient, then the
         floor that keeps every category within ``max_prob_ratio`` of the likeliest one; ``c``, ``u``
         and ``active`` hold one column per choice, and a choice steps from the rows it was active in
         (u = 0 elsewhere), when there are at least two."""
+        if c.shape[0] < 2:
+            return
         p = self.probs
-        log_p = np.log(p, out=np.zeros(p.shape), where=self.valid)
-        k, width = self.valid.shape
-        weights = np.where(active, u, 0.0)
-        bins = np.where(active, c, 0).astype(int) + width * np.arange(k)
-        counts = np.bincount(bins.ravel(), weights=weights.ravel(), minlength=k * width).reshape(k, width)
-        total = np.ascontiguousarray(weights.T).sum(axis=1)[:, None]
+        log_p = np.log(p + self._padding)
+        learns = self.valid
+        if not active.all():
+            u, c = np.where(active, u, 0.0), np.where(active, c, 0)
+            learns = learns & (active.sum(axis=0) >= 2)[:, None]
+        bins = (c.astype(int) + self._first.T).ravel()
+        counts = np.bincount(bins, weights=u.ravel(), minlength=p.size).reshape(p.shape)
+        total = np.ascontiguousarray(u.T).sum(axis=1)[:, None]
         grad = counts - total * p  # d/dlogits sum_i u_i log p(c_i)
         grad_entropy = -p * (log_p - (p * log_p).sum(axis=1, keepdims=True))  # dH/dlogits = -p (log p + H)
-        stepped = self.logits + lr * (grad + entropy_coef * grad_entropy)
-        stepped = floor_logits(stepped, self.max_prob_ratio)
-        learns = (active.sum(axis=0) >= 2)[:, None] & self.valid
+        stepped = floor_logits(self.logits + lr * (grad + entropy_coef * grad_entropy), self.max_prob_ratio)
         self.logits = np.where(learns, stepped, self.logits)
 
 

@@ -106,7 +106,7 @@ class ParzenModel:
         rows[:, : self.n_numeric] = reflect_into_unit(rows[:, : self.n_numeric] + noise)
         sizes, categories = self._sizes, rows[:, self.n_numeric :]
         move = rng.random(categories.shape) < self._smoothing(sizes, points.mass)  # lam = 0 for a single category
-        shift = rng.integers(1, np.maximum(sizes, 2), size=categories.shape)  # any other category, uniformly
+        shift = rng.integers(1, self._shift_bound, size=categories.shape)  # any other category, uniformly
         rows[:, self.n_numeric :] = np.where(move, (categories + shift) % sizes, categories)
         if points.known is not None:
             unknown = ~points.known[pick]
@@ -147,6 +147,13 @@ class ParzenModel:
     def _sizes(self) -> np.ndarray:
         """The number of categories of every choice (latent columns n_numeric on)."""
         return np.array(self.category_sizes, dtype=int)
+
+    @functools.cached_property
+    def _shift_bound(self) -> int | np.ndarray:
+        """The bound of a category's uniform shift to another one, max(K, 2) per choice (one number when
+        all choices share it: numpy draws bounded integers faster from a scalar bound)."""
+        bound = np.maximum(self._sizes, 2)
+        return int(bound[0]) if bound.size and (bound == bound[0]).all() else bound
 
     @functools.cached_property
     def _choice_sizes(self) -> np.ndarray:
