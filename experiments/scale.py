@@ -941,7 +941,8 @@ def write_report(
             "Time inside PGSearcher's callbacks (a timing subclass, `TimedPGSearcher`): wall time as a share of "
             "the fit's wall time, CPU time (thread time) as a share of the driver process's CPU time. Inside "
             "Tune, PGSearcher's first `save` attaches its TensorBoard writer (`<experiment>/pgsearch`), which "
-            "writes the policy at every update, inside `on_trial_complete`; the writer's own background thread "
+            "writes the policy after an update at most once a second (`log_every_s`), inside `on_trial_complete`; "
+            "the writer's own background thread "
             "(tensorboardX) is not in the searcher's thread time, only in the driver's CPU time.",
             "",
         ]
