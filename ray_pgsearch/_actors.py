@@ -99,9 +99,7 @@ class CategoricalActors:
     @property
     def probs(self) -> np.ndarray:
         """(choices, width): each choice's p, 0 past its size."""
-        e = np.exp(self.logits - self.logits.max(axis=1, keepdims=True))
-        e /= e.sum(axis=1, keepdims=True)
-        return e
+        return softmax(self.logits)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n, choices) category indices drawn from p: the inverse CDF of a row of uniforms per choice,

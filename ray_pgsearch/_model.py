@@ -158,7 +158,7 @@ class ParzenModel:
     @functools.cached_property
     def _choice_sizes(self) -> np.ndarray:
         """The number of categories of each choice with more than one."""
-        return np.array([size for _, _, size in self._choices], dtype=int)
+        return self._sizes[self._sizes > 1]
 
     def _one_hot_columns(self, rows: np.ndarray) -> np.ndarray:
         """(n, choices): the feature column of each row's category of each choice."""

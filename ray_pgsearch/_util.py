@@ -130,9 +130,9 @@ def mean_ranks(values: np.ndarray) -> np.ndarray:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """p_k = exp(theta_k) / sum_j exp(theta_j), computed stably."""
-    e = np.exp(logits - logits.max())
-    return e / e.sum()
+    """p_k = exp(theta_k) / sum_j exp(theta_j), computed stably (along the last axis)."""
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def floor_logits(logits: np.ndarray, max_prob_ratio: float) -> np.ndarray:
