@@ -180,7 +180,7 @@ class ParzenModel:
         zp = points.rows[:, :d]
         known = 1.0 if points.known is None else points.known[:, :d].astype(float)
         n_known = d if points.known is None else points.known[:, :d].sum(1)
-        coefficients = np.zeros((n, self._n_features))
+        coefficients = np.zeros((n, self._n_features), dtype=_KERNEL_DTYPE)
         coefficients[:, :d] = -0.5 * known / h**2
         coefficients[:, d : 2 * d] = known * zp / h**2
         const = -0.5 * (known * zp * zp).sum(1) / h**2 - n_known * np.log(h * np.sqrt(2.0 * np.pi))
@@ -201,7 +201,7 @@ class ParzenModel:
 
     def _log_density(self, features: np.ndarray, points: Points) -> np.ndarray:
         # log w_i k(x, x_i), one row per point and one column per candidate
-        log_k = self._coefficients(points).astype(_KERNEL_DTYPE) @ features.T
+        log_k = self._coefficients(points) @ features.T
         if not log_k.shape[0]:
             return np.full(log_k.shape[1], self.log_prior - np.log(points.mass + 1))
         return np.logaddexp(_logsumexp_columns(log_k), self.log_prior) - np.log(points.mass + 1)
