@@ -91,6 +91,7 @@ PLAN = (
     Stage(CHEAP + ("pgsearcher",), "bayesmark", ASYNC, 5),
     Stage(("smac", "hebo"), "bayesmark", CHALLENGE, 3),
 )
+PLANS = {"external": PLAN}
 
 
 def is_wide(setting: str) -> bool:
@@ -286,6 +287,7 @@ def score_runs(
     settings: list[str] | None = None,
     objectives: list[str] | None = None,
     jobs: int = 1,
+    pairs: list[tuple[str, str]] | None = None,
 ) -> dict:
     """Score every cached run of the selected searchers, settings and objectives (default: all cached).
 
@@ -293,7 +295,8 @@ def score_runs(
     expected best of n uniform random draws from the objective's dense random sample, optimum = the known
     optimum if any, else the best value any cached run or the sample found (the challenge's definition).
     A searcher is scored on a suite's half in a setting only where it has runs on every objective of the
-    half, on the seeds it has on all of them. Returns the summary that `markdown` and `plot` read.
+    half, on the seeds it has on all of them. ``pairs`` (a, b): also b - a paired by seed (`_paired`).
+    Returns the summary that `markdown` and `plot` read.
     """
     runs_dir = cache / "runs"
     if settings is None:
@@ -315,7 +318,7 @@ def score_runs(
         seen = min([float(samples[o].min())] + found)
         known = get_objective(o).optimum
         optimum[o] = min(known, seen) if known is not None else seen
-    out: dict = {"optimum": optimum, "searchers": names, "settings": {}}
+    out: dict = {"optimum": optimum, "searchers": names, "settings": {}, "pairs": [list(p) for p in pairs or []]}
     for s in settings:
         setting = Setting.parse(s)
         in_setting = [o for o in used if any((s, n, o) in runs for n in names)]
@@ -339,7 +342,38 @@ def score_runs(
         }
         groups = {k: v for k, v in groups.items() if v}
         for point in score_points(setting):
-            out["settings"][f"{s}@{point}"] = _summarize_point(s, point, names, groups, cells)
+            summary = _summarize_point(s, point, names, groups, cells)
+            summary["paired"] = [_paired(cells, groups, a, b, point) for a, b in pairs or []]
+            out["settings"][f"{s}@{point}"] = summary
+    return out
+
+
+def _paired(cells: dict, groups: dict, a: str, b: str, point: int) -> dict[str, dict]:
+    """Per half, b - a paired by seed: the half's score (mean over its suites of the mean over the suite
+    half's objectives) after ``point`` evaluations on each seed both ran on all of the half; mean and
+    standard error over those seeds. A half that either searcher did not run all of is left out."""
+    out = {}
+    for half in HALVES:
+        keys = [k for k in groups if k.endswith(":" + half)]
+        objectives = [o for k in keys for o in groups[k]]
+        if not keys or any((n, o) not in cells for n in (a, b) for o in objectives):
+            continue
+        seeds = sorted(set(_common_seeds(cells, a, objectives)) & set(_common_seeds(cells, b, objectives)))
+        if not seeds:
+            continue
+        half_score = {  # per seed: the mean over the half's suites of the mean over each suite's objectives
+            n: np.mean(
+                [
+                    np.mean([cells[(n, o)].scores[cells[(n, o)].at(seeds), point - 1] for o in groups[k]], axis=0)
+                    for k in keys
+                ],
+                axis=0,
+            )
+            for n in (a, b)
+        }
+        diff = half_score[b] - half_score[a]
+        stderr = float(diff.std(ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else float("nan")
+        out[half] = {"mean": float(diff.mean()), "stderr": stderr, "seeds": len(seeds)}
     return out
 
 
@@ -545,6 +579,16 @@ def markdown(summary: dict, argv: list[str] | None, wall: float | None) -> tuple
                 lines += table(head, [_wide_row(halves, n) for n in shown])
             else:
                 lines += table(head + ["ms / trial"], [_half_row(halves, n) for n in shown])
+        paired = [(p, d) for p, d in zip(summary["pairs"], point["paired"], strict=True) if d]
+        if paired:
+            lines += ["Paired by seed (the same seeds and completion orders), b − a:", ""]
+            lines += table(
+                ["b − a", "dev", "held out", "seeds"],
+                [
+                    [f"{b} − {a}"] + [_fmt(d.get(h)) for h in HALVES] + [str(min(v["seeds"] for v in d.values()))]
+                    for (a, b), d in paired
+                ],
+            )
         groups = point["groups"]
         in_groups = [n for n in names if any(n in g for g in groups.values())]
         lines += [f"Per suite half ({key}): mean score ± standard error (seeds), ms / trial in brackets.", ""]
@@ -609,9 +653,16 @@ def plot(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def report(cache: Path, out: Path, searchers: list[str] | None, argv: list[str] | None, wall: float | None) -> str:
+def report(
+    cache: Path,
+    out: Path,
+    searchers: list[str] | None,
+    argv: list[str] | None,
+    wall: float | None,
+    pairs: list[tuple[str, str]] | None = None,
+) -> str:
     """Re-score the cache and write external.md / external_objectives.md / external.json / external.png."""
-    summary = score_runs(cache, searchers)
+    summary = score_runs(cache, searchers, pairs=pairs)
     text, per_objective = markdown(summary, argv, wall)
     out.mkdir(parents=True, exist_ok=True)
     (out / "external.md").write_text(text)
@@ -627,7 +678,13 @@ def report(cache: Path, out: Path, searchers: list[str] | None, argv: list[str] 
 def main(argv: list[str] | None = None) -> None:
     """Run what is missing from the cache (one stage from the flags, or the whole PLAN), then report."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--plan", action="store_true", help="run every stage of PLAN (with --searchers: theirs only)")
+    parser.add_argument(
+        "--plan",
+        nargs="?",
+        const="external",
+        choices=sorted(PLANS),
+        help="run every stage of a plan (external: PLAN, the default; with --searchers: theirs only)",
+    )
     parser.add_argument("--suites", default="all", help="suites, suite:dev / suite:held_out halves or objectives")
     parser.add_argument("--settings", default=ASYNC, help="e.g. 32x8,100x8,100x1 (asynchronous) or 16r8 (rounds)")
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1")
@@ -636,6 +693,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes")
     parser.add_argument("--report-only", action="store_true", help="only re-score the cache")
     parser.add_argument("--report-searchers", help="searchers in the report (default: all cached)")
+    parser.add_argument("--paired", default="", help="a:b,... report b - a paired by seed (e.g. an ablation)")
     parser.add_argument("--list", action="store_true", help="print the runs that would be run, and stop")
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -651,7 +709,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.time()
     if not args.report_only:
         if args.plan:
-            tasks = plan_tasks(PLAN, args.cache, only, rerun)
+            tasks = plan_tasks(PLANS[args.plan], args.cache, only, rerun)
         else:
             stage = Stage(tuple(only or CHEAP), args.suites, args.settings, args.seeds)
             tasks = plan_tasks([stage], args.cache, None, rerun)
@@ -670,7 +728,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{len(failures)} runs failed:\n" + "\n".join(failures), file=sys.stderr)
     wall = None if args.report_only else time.time() - start
     report_searchers = args.report_searchers.split(",") if args.report_searchers else None
-    print(report(args.cache, args.out, report_searchers, argv, wall))
+    pairs = [tuple(p.split(":")) for p in args.paired.split(",") if p]
+    if any(len(p) != 2 or set(p) - set(known) for p in pairs):
+        parser.error(f"--paired takes a:b pairs of known searchers, got {args.paired!r}")
+    print(report(args.cache, args.out, report_searchers, argv, wall, [(a, b) for a, b in pairs]))
 
 
 if __name__ == "__main__":

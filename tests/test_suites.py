@@ -184,6 +184,26 @@ def test_scores_cover_only_what_a_searcher_ran(tmp_path) -> None:
     assert summary["optimum"]["branin"] == pytest.approx(0.397887)
 
 
+def test_paired_differences_take_the_same_seeds_of_both_searchers(tmp_path) -> None:
+    """b - a per seed, averaged: the difference of the two means on the same seeds; a half that one
+    of them did not run is left out, and the report shows the difference under the setting's table."""
+    for seed in range(3):
+        for name in ("branin", "hartmann6"):
+            external.save_run(tmp_path, "4x2", _fake_run("a", name, seed, [50.0, 40.0, 30.0 - seed, 30.0]))
+        external.save_run(tmp_path, "4x2", _fake_run("b", "branin", seed, [50.0, 20.0, 30.0 - seed, 30.0]))
+    summary = external.score_runs(
+        tmp_path, searchers=["a", "b"], objectives=["branin", "hartmann6"], pairs=[("a", "b")]
+    )
+    point = summary["settings"]["4x2@4"]
+    (paired,) = point["paired"]
+    assert set(paired) == {DEV}  # b ran no held-out objective
+    means = {n: point["halves"][DEV]["searchers"][n]["mean"] for n in ("a", "b")}
+    assert paired[DEV]["mean"] == pytest.approx(means["b"] - means["a"]) and paired[DEV]["mean"] > 0
+    assert paired[DEV]["seeds"] == 3
+    text, _ = external.markdown(summary, None, None)
+    assert "| b − a | " in text and "Paired by seed" in text
+
+
 @pytest.mark.slow
 def test_external_command_runs_only_what_is_missing(tmp_path, capsys) -> None:
     args = ["--cache", str(tmp_path / "cache"), "--out", str(tmp_path), "--seeds", "1", "--searchers", "random"]
