@@ -4,6 +4,8 @@
     python -m experiments.external --report-only     # re-score everything in the cache (seconds)
     python -m experiments.external --searchers pgsearcher --suites all --settings 32x8,100x8,100x1 --seeds 10
     python -m experiments.external --plan --searchers pgsearcher --rerun pgsearcher   # PGSearcher's stages again
+    python -m experiments.external --plan restarts --cache experiments/results/cache/restarts \
+        --out experiments/results/restarts --paired pgsearcher:pgsearcher_restarts --jobs 2   # RESTARTS
     python -m experiments.external --searchers random,tpe,ngopt,naive_pg,pgsearcher --suites ours,bbob,bbob_mixint \
         --settings 320x32,640x64,1280x128 --seeds 2                  # high concurrency (WIDE), issue 15
 
@@ -50,7 +52,20 @@ from experiments.suites import DEV, HELD_OUT, SUITES, expand, get_objective, hal
 
 RESULTS = Path("experiments/results")
 CACHE = RESULTS / "cache"  # shared with experiments.benchmark: the dense random samples sit here
-ORDER = ("random", "tpe", "hyperopt", "ngopt", "bohb", "smac", "hebo", "ax", "optuna_gp", "naive_pg", "pgsearcher")
+ORDER = (
+    "random",
+    "tpe",
+    "hyperopt",
+    "ngopt",
+    "bohb",
+    "smac",
+    "hebo",
+    "ax",
+    "optuna_gp",
+    "naive_pg",
+    "pgsearcher",
+    "pgsearcher_restarts",
+)
 HALVES = (DEV, HELD_OUT)
 ASYNC = "32x8,100x8,100x1"
 CHALLENGE = "16r8"
@@ -91,7 +106,18 @@ PLAN = (
     Stage(CHEAP + ("pgsearcher",), "bayesmark", ASYNC, 5),
     Stage(("smac", "hebo"), "bayesmark", CHALLENGE, 3),
 )
-PLANS = {"external": PLAN}
+# The restarts (Settings.restart_after, off by default): PGSearcher with and without them where they
+# can happen (budgets above 128); the two 2-D functions with many peaks (Gallagher's, f21 and f22) at 64 at
+# once with 40 seeds, for how often a run ends on a lesser peak; and the held-out half at 64 at once
+# with 16 seeds and TPE, since one such run moves that half's mean by tens of points.
+RESTARTS = (
+    Stage(("pgsearcher", "pgsearcher_restarts"), "ours,bbob,bbob_mixint", WIDE, 8),
+    Stage(("pgsearcher", "pgsearcher_restarts"), "bbob_f21_d02_i1,bbob_f22_d02_i1", "640x64", 40),
+    Stage(
+        ("tpe", "pgsearcher", "pgsearcher_restarts"), "ours:held_out,bbob:held_out,bbob_mixint:held_out", "640x64", 16
+    ),
+)
+PLANS = {"external": PLAN, "restarts": RESTARTS}
 
 
 def is_wide(setting: str) -> bool:
@@ -683,7 +709,7 @@ def main(argv: list[str] | None = None) -> None:
         nargs="?",
         const="external",
         choices=sorted(PLANS),
-        help="run every stage of a plan (external: PLAN, the default; with --searchers: theirs only)",
+        help="run every stage of a plan: PLAN (external, the default) or RESTARTS (with --searchers: theirs only)",
     )
     parser.add_argument("--suites", default="all", help="suites, suite:dev / suite:held_out halves or objectives")
     parser.add_argument("--settings", default=ASYNC, help="e.g. 32x8,100x8,100x1 (asynchronous) or 16r8 (rounds)")

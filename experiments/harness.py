@@ -353,6 +353,13 @@ def _pgsearcher(seed: int, budget: int, concurrency: int) -> Searcher:
     return PGSearcher(seed=seed)
 
 
+def _pgsearcher_restarts(seed: int, budget: int, concurrency: int) -> Searcher:
+    """PGSearcher that starts over after 128 results without a new best (``restart_after=128``)."""
+    from ray_pgsearch import PGSearcher
+
+    return PGSearcher(seed=seed, restart_after=128)
+
+
 SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
     "random": lambda seed, budget, concurrency: RandomSearcher(seed=seed),
     "tpe": _optuna,
@@ -360,6 +367,7 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
     "ngopt": _nevergrad,
     "naive_pg": _naive_pg,
     "pgsearcher": _pgsearcher,
+    "pgsearcher_restarts": _pgsearcher_restarts,
 }
 
 

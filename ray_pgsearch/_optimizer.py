@@ -135,6 +135,12 @@ class PGOptimizer:
         self.constraint = constraint  # config -> bool; must be picklable (a module-level function)
         self.best_reward = -math.inf
         self.best_config: dict | None = None
+        self.n_restarts = 0  # times the search started over (``restart_after``)
+        self._since_best = 0  # results of trials asked since the last new best (or the last restart)
+        self._best_asked = 0  # n_asked when the last new best was told
+        self._asked_at: dict[Hashable, int] = {}  # pending trial -> n_asked when it was asked
+        self._stale: set[Hashable] = set()  # trials asked before the last restart and still running
+        self._best_epoch: tuple[Policy, Window] | None = None  # the restart that found the best, if not this one
         self._hooks: list[UpdateHook] = []  # not part of the saved state
         self.prior: Prior | None = None
         self.prior_trust = 1.0  # how far this search's results agree with the prior's ranking, in [0, 1]
@@ -153,6 +159,15 @@ class PGOptimizer:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        restarts = {
+            "n_restarts": 0,
+            "_since_best": 0,
+            "_best_asked": 0,
+            "_asked_at": {},
+            "_stale": set(),
+            "_best_epoch": None,
+        }
+        state = {**restarts, **state}
         self.__dict__.update(state)
         self._in_flight = Counter(row.tobytes() for row in self.pending.values())
 
@@ -192,6 +207,7 @@ class PGOptimizer:
         if trial_id is not None:
             self._release(trial_id)  # an id asked again holds only its new config
             self.pending[trial_id] = row
+            self._asked_at[trial_id] = self.n_asked
             self._in_flight[row.tobytes()] += 1
         self.n_asked += 1
         return config
@@ -199,6 +215,8 @@ class PGOptimizer:
     def _release(self, trial_id: Hashable) -> np.ndarray | None:
         """Removes a trial from the pending ones; returns its row (None if it was not pending)."""
         row = self.pending.pop(trial_id, None)
+        self._stale.discard(trial_id)
+        self._asked_at.pop(trial_id, None)
         if row is not None:
             key = row.tobytes()
             self._in_flight[key] -= 1
@@ -246,7 +264,9 @@ class PGOptimizer:
             return order
         running = list(itertools.islice(reversed(self.pending), _GP_RUNNING))[::-1]  # the trials asked last
         reported = {
-            t: r for t in running if t in self.partial and (r := self.rungs.comparable(*self.partial[t])) is not None
+            t: r
+            for t in running
+            if t in self.partial and t not in self._stale and (r := self.rungs.comparable(*self.partial[t])) is not None
         }
         if rows.shape[0] + len(reported) < _GP_MIN_RESULTS:
             return order
@@ -313,6 +333,8 @@ class PGOptimizer:
             return None
         rows, good = [], []
         for trial_id, (level, reward) in self.partial.items():
+            if trial_id in self._stale:
+                continue
             q = self.rungs.quantile(level, reward)
             if q is not None:
                 rows.append(self.pending[trial_id])
@@ -329,7 +351,7 @@ class PGOptimizer:
         if self.prior is None or self.prior_rejected:
             return 0.0
         s = self.settings
-        return s.prior_weight * self.prior_trust * 0.5 ** (self.window.count / s.prior_halflife)
+        return s.prior_weight * self.prior_trust * 0.5 ** (self.n_told / s.prior_halflife)
 
     def _prior_points(self, weight: float | None = None) -> Points | None:
         """The prior's good results (their quantile in the best gamma of the earlier search), sharing
@@ -365,7 +387,7 @@ class PGOptimizer:
         negative one drops the prior (and its configs not yet asked) and restarts the policy from its
         cold-start state."""
         good = self._prior_points(weight=1.0)
-        if good is None or self.prior_rejected or self.window.count > _PRIOR_JUDGED * self.settings.prior_halflife:
+        if good is None or self.prior_rejected or self.n_told > _PRIOR_JUDGED * self.settings.prior_halflife:
             return
         score = float(self.model.log_density(self._model_view(row[None, :]), good)[0])
         self._prior_evidence.add(np.zeros(1), np.array([score, reward]))
@@ -376,7 +398,7 @@ class PGOptimizer:
         self.prior_trust = float(np.clip(agreement / _PRIOR_FULL_TRUST, 0.0, 1.0))
         if agreement < _PRIOR_REJECT:
             self.prior_rejected = True
-            self.policy = Policy(self.space, self.settings)
+            self.policy = self._fresh_policy()
             self.startup = [row for row in self.startup if row.tobytes() not in self._replays]
 
     def _model_view(self, rows: np.ndarray) -> np.ndarray:
@@ -412,6 +434,8 @@ class PGOptimizer:
             return self._tell(config, value, trial_id, level)
 
     def _tell(self, config: Mapping[str, Any], value: Any, trial_id: Hashable | None, level: int | None) -> bool:
+        stale = trial_id in self._stale  # asked before the last restart: it counts for the best config only
+        asked = self._asked_at.get(trial_id)
         row = self._release(trial_id) if trial_id is not None else None
         last = self.partial.pop(trial_id, None) if trial_id is not None else None
         reward = self._reward(value)
@@ -426,16 +450,55 @@ class PGOptimizer:
             reward = np.array([self.rungs.calibrate(level, float(reward[0]))])
         if self.prior is not None and reward.size == 1:
             self._observe_prior(row, float(reward[0]))
-        self.window.add(row, reward)
+        if not stale:
+            self.window.add(row, reward)
         self.n_told += 1
+        if asked is None or asked >= self._best_asked:  # asked before the best was known: no evidence
+            self._since_best += 1
         if reward.size == 1 and reward[0] > self.best_reward and self._allowed(config):
             self.best_reward, self.best_config = float(reward[0]), copy_config(config)
-        if len(self.window) >= 2:
+            self._since_best, self._best_asked = 0, self.n_asked
+            if not stale:
+                self._best_epoch = None
+        if len(self.window) >= 2 and not stale:
             rows, rewards = self.window.arrays()
             utilities = self.policy.update(rows, self._scalarize(rewards), self.space.active(rows))
             for hook in self._hooks:
                 hook(self, utilities)
+        if reward.size == 1 and 0 < self.settings.restart_after <= self._since_best:
+            self._restart()
         return True
+
+    def _restart(self) -> None:
+        """Starts the search over after ``restart_after`` results in a row brought no new best (as
+        IPOP-CMA-ES restarts a stagnating run): a fresh policy, an empty window and a new startup
+        design. Only results of trials asked after the best was told count toward the wait, since
+        those asked before it could not build on it: the wait grows with the trials in flight. The
+        best config stays; the trials still running were asked by the old search, so their results
+        count for the best config only and do not pull the new search back to where the old one
+        settled. The policy and window of the restart that found the best config are kept for
+        ``best_epoch``."""
+        if self._best_epoch is None:
+            self._best_epoch = (self.policy, self.window)
+        self.policy = self._fresh_policy()
+        self.window = Window(self.settings.window, self.space.dim, len(self.modes))
+        self.startup = list(self.space.sample_prior(self.rng, self.settings.n_startup))
+        self._stale = set(self.pending)
+        self._gp_fitted_at = None
+        self._since_best, self._best_asked = 0, self.n_asked
+        self.n_restarts += 1
+
+    def _fresh_policy(self) -> Policy:
+        """The cold-start policy, continuing the count of updates (TensorBoard's step)."""
+        policy = Policy(self.space, self.settings)
+        policy.n_updates = self.policy.n_updates
+        return policy
+
+    @property
+    def best_epoch(self) -> tuple[Policy, Window]:
+        """The policy and window of the restart that found the best config (the current ones when
+        the search never restarted or found its best since): what a later search warm-starts from."""
+        return self._best_epoch or (self.policy, self.window)
 
     def _reward(self, value: Any) -> np.ndarray | None:
         """The reward vector of a reported value (one entry per objective), or None if invalid."""

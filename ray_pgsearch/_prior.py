@@ -9,7 +9,9 @@ carried over category by category (matched by value; new categories start at the
 Parameters only the new space has start from their prior; parameters only the old one had are
 dropped. The earlier results become model points in the new space: their known coordinates mapped
 the same way, the others left unknown (a uniform kernel), and their reward replaced by its quantile
-among the earlier search's results, since two tasks' metrics need not share a scale.
+among the earlier search's results, since two tasks' metrics need not share a scale. Of an earlier
+search that restarted (``restart_after``), the policy and results carried over are those of the
+restart that found its best config.
 """
 
 from __future__ import annotations
@@ -120,11 +122,12 @@ def _one(space: SearchSpace, opt: PGOptimizer, min_std: float, max_std: float) -
         )
     mean, std = np.full(space.n_numeric, np.nan), np.full(space.n_numeric, np.nan)
     logits: list[np.ndarray | None] = [None] * len(space.categorical)
-    old_rows, old_rewards = opt.window.arrays()
+    policy, window = opt.best_epoch  # after restarts: the one that found the best config
+    old_rows, old_rewards = window.arrays()
     old_active = opt.space.active(old_rows)
     rows = np.zeros((old_rows.shape[0], space.dim))
     known = np.zeros((old_rows.shape[0], space.dim), bool)
-    gaussian = opt.policy.gaussian
+    gaussian = policy.gaussian
     for j, k in pairs:
         new, old = space.params[j], opt.space.params[k]
         if isinstance(new, NumericParam) and isinstance(old, NumericParam):
@@ -134,7 +137,7 @@ def _one(space: SearchSpace, opt: PGOptimizer, min_std: float, max_std: float) -
             if old_rows.shape[0]:
                 rows[:, j] = _map_numeric(old, new, old_rows[:, k])
         elif isinstance(new, CategoricalParam) and isinstance(old, CategoricalParam):
-            actor = opt.policy.categorical[k - opt.space.n_numeric]
+            actor = policy.categorical[k - opt.space.n_numeric]
             logits[j - space.n_numeric] = _map_logits(old, new, actor.logits)
             for i in range(old_rows.shape[0]):
                 value = old.decode(old_rows[i, k])

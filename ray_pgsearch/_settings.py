@@ -56,6 +56,8 @@ class Settings:
         prior_weight: with a prior (an earlier search), the total weight of its results in the model at
             the start, in results of this search.
         prior_halflife: results of this search after which the prior's weight has halved.
+        restart_after: results in a row without a new best (of trials asked after it) after which the
+            search starts over from a fresh policy and an empty window, keeping its best config (0: never).
 
     Policy (latent units):
         init_std, min_std, max_std: the Gaussians' standard deviation at the start, floor and ceiling.
@@ -78,6 +80,7 @@ class Settings:
     gp_rerank: int = 16
     gp_max_pending: int = 1024
     prior_halflife: float = 10.0
+    restart_after: int = 0
     init_std: float = 0.3
     min_std: float = 0.02
     max_std: float = 1.0
@@ -94,6 +97,7 @@ class Settings:
         _check_int("max_rejections", self.max_rejections, 0)
         _check_int("gp_rerank", self.gp_rerank, 0)
         _check_int("gp_max_pending", self.gp_max_pending, 0)
+        _check_int("restart_after", self.restart_after, 0)
         _check_real("gamma", self.gamma, 0.0, 1.0, open_low=True, open_high=True)
         _check_real("bandwidth", self.bandwidth, 0.0, open_low=True)
         _check_real("cat_prior", self.cat_prior, 0.0, open_low=True)

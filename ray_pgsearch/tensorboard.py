@@ -20,7 +20,8 @@ category written with ``str``) and ``policy/<c>/entropy`` (nats).
 For the update itself: ``reward/baseline`` (the mean raw reward of the window the update used;
 reward = -metric for mode "min", +metric for "max"), ``advantage/mean|std|min|max`` (statistics of
 the rank-based utilities of that window, whose mean is 0 by construction), ``policy/updates``,
-``search/trials`` (finite results told) and ``search/best`` (best metric value, in its own sign).
+``search/trials`` (finite results told), ``search/best`` (best metric value, in its own sign) and
+``search/restarts`` (times the search started over after ``restart_after`` results without a new best).
 With a prior (a warm start): ``prior/weight`` (the earlier results' total weight in the model, in
 results) and ``prior/trust`` (how far this search's results agree with the prior's ranking, 0 to 1).
 Histograms ``window/<p>`` hold the window's values of each numeric parameter in its own units.
@@ -56,6 +57,7 @@ BASELINE_TAG = "reward/baseline"
 UPDATES_TAG = "policy/updates"
 TRIALS_TAG = "search/trials"
 BEST_TAG = "search/best"
+RESTARTS_TAG = "search/restarts"
 PRIOR_WEIGHT_TAG = "prior/weight"
 PRIOR_TRUST_TAG = "prior/trust"
 
@@ -101,6 +103,7 @@ def policy_scalars(opt: PGOptimizer, utilities: np.ndarray) -> dict[str, float]:
     scalars["advantage/max"] = float(np.max(utilities))
     scalars[UPDATES_TAG] = float(policy.n_updates)
     scalars[TRIALS_TAG] = float(opt.n_told)
+    scalars[RESTARTS_TAG] = float(opt.n_restarts)
     if opt.best_value is not None:  # None only with several objectives
         scalars[BEST_TAG] = float(opt.best_value)
     if opt.prior is not None:

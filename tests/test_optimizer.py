@@ -301,3 +301,113 @@ def test_choices_of_different_sizes_sample_their_own_softmax_and_step_from_their
     stepped = actors.logits.copy()
     actors.update(c, u, np.eye(3, dtype=bool), lr=0.5, entropy_coef=0.0)  # one active row per choice
     np.testing.assert_array_equal(actors.logits, stepped)
+
+
+def _stalled(restart_after, n, **kwargs):
+    """An optimizer told n results of which only the first is a best: the search never improves."""
+    opt = PGOptimizer(SPACE, seed=0, restart_after=restart_after, **kwargs)
+    for i in range(n):
+        config = opt.ask()
+        opt.tell(config, 0.0 if i == 0 else 1.0 + i)
+    return opt
+
+
+def test_a_search_that_stops_improving_starts_over_and_keeps_its_best():
+    """After restart_after results in a row without a new best the search starts over: a fresh
+    policy (the update count goes on), an empty window and a new startup design; the best config and
+    the count of results stay, and the next restart waits for another restart_after results."""
+    opt = _stalled(restart_after=30, n=31)
+    best = opt.best_config
+    assert opt.n_restarts == 1
+    assert len(opt.window) == 0 and len(opt.startup) == opt.settings.n_startup
+    np.testing.assert_array_equal(opt.policy.gaussian.mean, [0.5])
+    np.testing.assert_allclose(opt.policy.gaussian.std, [opt.settings.init_std])
+    assert opt.policy.n_updates == 30  # one per result from the second on, none lost
+    assert opt.best_config == best and opt.best_value == 0.0 and opt.n_told == 31
+    for i in range(29):
+        config = opt.ask()
+        opt.tell(config, 100.0 + i)
+    assert opt.n_restarts == 1 and len(opt.window) == 29
+    opt.tell(opt.ask(), 200.0)
+    assert opt.n_restarts == 2
+
+
+def test_restart_after_zero_never_restarts():
+    opt = _stalled(restart_after=0, n=300)
+    assert opt.n_restarts == 0 and len(opt.window) == opt.settings.window
+
+
+def test_trials_running_at_a_restart_count_for_the_best_config_only():
+    """The trials in flight when the search starts over were asked by the old policy: their results
+    may still become the best config, but they enter neither the new window nor the new policy's
+    update, so they cannot pull the new search back to where the old one settled."""
+    opt = PGOptimizer(SPACE, seed=0, restart_after=20)
+    running = {i: opt.ask(trial_id=i) for i in range(8)}
+    for i in range(21):
+        opt.tell(opt.ask(), 5.0 if i == 0 else 10.0)
+    assert opt.n_restarts == 1 and opt._stale == set(running)
+    fresh = opt.ask(trial_id="new")
+    mean, updates = opt.policy.gaussian.mean.copy(), opt.policy.n_updates
+    opt.tell(running[3], -1.0, trial_id=3)
+    assert opt.best_config == running[3] and opt.best_value == -1.0
+    assert len(opt.window) == 0 and opt.policy.n_updates == updates
+    np.testing.assert_array_equal(opt.policy.gaussian.mean, mean)
+    assert 3 not in opt.pending and 3 not in opt._stale
+    opt.tell(fresh, 3.0, trial_id="new")
+    opt.tell(opt.ask(), 4.0)
+    assert len(opt.window) == 2
+    groups = opt._groups()
+    assert groups is not None
+    good, bad = groups  # the 7 stale trials still running stay in the model as pending liars
+    assert bad.rows.shape[0] == 2 - good.rows.shape[0] + 7
+
+
+def test_a_prior_from_a_search_that_restarted_carries_the_restart_that_found_its_best():
+    """A warm start from a search that started over takes the policy and results of the restart
+    that found the best config, not the fresh ones of the restart it ended in."""
+    old = PGOptimizer(SPACE, seed=0, restart_after=100)
+    for _ in range(60):
+        config = old.ask()
+        old.tell(config, loss(config))
+    for _ in range(110):  # nothing better: the search starts over, then tells a few fresh results
+        old.tell(old.ask(), 10.0)
+    assert old.n_restarts == 1
+    policy, window = old.best_epoch
+    assert policy is not old.policy and window is not old.window and len(window) > len(old.window)
+    new = PGOptimizer(SPACE, seed=1, prior=old)
+    np.testing.assert_allclose(new.prior.mean, policy.gaussian.mean, atol=1e-9)
+    assert new.prior.rows.shape[0] == len(window)
+
+
+def test_an_optimizer_saved_before_restarts_existed_restores_and_can_restart():
+    opt = _stalled(restart_after=20, n=10)
+    state = opt.__getstate__()
+    for key in ("n_restarts", "_since_best", "_stale", "_best_epoch"):
+        del state[key]
+    old = PGOptimizer.__new__(PGOptimizer)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.n_restarts == 0 and old.best_epoch == (old.policy, old.window)
+    for i in range(20):
+        old.tell(old.ask(), 50.0 + i)
+    assert old.n_restarts == 1
+
+
+def test_restart_after_is_a_count_of_results():
+    with pytest.raises(ValueError, match="restart_after must be an integer >= 0"):
+        PGOptimizer(SPACE, restart_after=-1)
+    with pytest.raises(ValueError, match="restart_after"):
+        PGOptimizer(SPACE, restart_after=12.5)
+
+
+def test_only_trials_asked_after_the_best_count_toward_a_restart():
+    """Trials asked before the best result was told could not build on it: with 30 in flight, their
+    29 worse results do not count, and the wait for a restart starts with the trials asked after."""
+    opt = PGOptimizer(SPACE, seed=0, restart_after=10)
+    configs = {i: opt.ask(trial_id=i) for i in range(30)}
+    opt.tell(configs[0], 0.0, trial_id=0)
+    for i in range(1, 30):
+        opt.tell(configs[i], 1.0 + i, trial_id=i)
+    assert opt.n_restarts == 0
+    for i in range(10):
+        opt.tell(opt.ask(trial_id=100 + i), 50.0, trial_id=100 + i)
+    assert opt.n_restarts == 1

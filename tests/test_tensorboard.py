@@ -51,6 +51,7 @@ def _expected_state(opt: PGOptimizer) -> dict[str, float]:
         "policy/updates": opt.policy.n_updates,
         "search/trials": opt.n_told,
         "search/best": opt.best_value,
+        "search/restarts": opt.n_restarts,
     }
     for category, p in zip(["relu", "tanh", "gelu"], opt.policy.categorical[0].probs, strict=False):
         state[f"policy/act/p_{category}"] = p
