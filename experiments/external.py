@@ -732,6 +732,9 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(only or []) | rerun | set((args.report_searchers or "").split(",")) - {""}
     if unknown - set(known):
         parser.error(f"unknown searchers {sorted(unknown - set(known))}; known: {known}")
+    pairs = [pair.split(":") for pair in args.paired.split(",") if pair]
+    if any(len(pair) != 2 or set(pair) - set(known) for pair in pairs):
+        parser.error(f"--paired takes a:b pairs of known searchers, got {args.paired!r}")
     start = time.time()
     if not args.report_only:
         if args.plan:
@@ -754,9 +757,6 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{len(failures)} runs failed:\n" + "\n".join(failures), file=sys.stderr)
     wall = None if args.report_only else time.time() - start
     report_searchers = args.report_searchers.split(",") if args.report_searchers else None
-    pairs = [tuple(p.split(":")) for p in args.paired.split(",") if p]
-    if any(len(p) != 2 or set(p) - set(known) for p in pairs):
-        parser.error(f"--paired takes a:b pairs of known searchers, got {args.paired!r}")
     print(report(args.cache, args.out, report_searchers, argv, wall, [(a, b) for a, b in pairs]))
 
 

@@ -346,18 +346,11 @@ def _naive_pg(seed: int, budget: int, concurrency: int) -> Searcher:
     return NaivePGSearcher(seed=seed)
 
 
-def _pgsearcher(seed: int, budget: int, concurrency: int) -> Searcher:
-    """The project's PGSearcher with its defaults."""
+def _pgsearcher(seed: int, budget: int, concurrency: int, **overrides: Any) -> Searcher:
+    """The project's PGSearcher with its defaults, or with single settings replaced."""
     from ray_pgsearch import PGSearcher
 
-    return PGSearcher(seed=seed)
-
-
-def _pgsearcher_restarts(seed: int, budget: int, concurrency: int) -> Searcher:
-    """PGSearcher that starts over after 128 results without a new best (``restart_after=128``)."""
-    from ray_pgsearch import PGSearcher
-
-    return PGSearcher(seed=seed, restart_after=128)
+    return PGSearcher(seed=seed, **overrides)
 
 
 SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
@@ -367,7 +360,8 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
     "ngopt": _nevergrad,
     "naive_pg": _naive_pg,
     "pgsearcher": _pgsearcher,
-    "pgsearcher_restarts": _pgsearcher_restarts,
+    # starts over after 128 results without a new best (Settings.restart_after, off by default)
+    "pgsearcher_restarts": lambda seed, budget, concurrency: _pgsearcher(seed, budget, concurrency, restart_after=128),
 }
 
 

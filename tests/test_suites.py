@@ -301,3 +301,11 @@ def test_old_cached_runs_without_diversity_still_score_and_report(tmp_path) -> N
     text, _ = external.markdown(summary, [], None)
     assert "## High concurrency 4x32" in text and "| dev diversity | held-out diversity | dups in flight |" in text
     assert "| 0.300 | 0.300 | 1.0 |" in text and "| — | — | — |" in text
+
+
+def test_a_bad_paired_argument_stops_the_command_before_any_run(tmp_path, capsys) -> None:
+    args = ["--cache", str(tmp_path), "--out", str(tmp_path), "--suites", "branin", "--settings", "4x2"]
+    with pytest.raises(SystemExit):
+        external.main(args + ["--paired", "random:nosuch"])
+    assert "--paired takes a:b pairs" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
