@@ -98,10 +98,12 @@ class ParzenModel:
         w = self.cat_prior / (m + 1)
         return (size - 1) * w / (1 + size * w)
 
-    def sample(self, rng: np.random.Generator, points: Points, n: int) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, points: Points, n: int, prior: float = 0.0) -> np.ndarray:
         """n rows drawn from the kernel density of ``points``: a point drawn by weight, its numeric
         z's moved by N(0, h^2) and reflected into [0, 1], each category kept with probability 1 - lam;
-        coordinates the point does not know drawn uniformly."""
+        coordinates the point does not know drawn uniformly. With a ``prior`` weight, each row is
+        instead a uniform draw with probability prior / (m + prior): with 1, the rows come from the
+        mixture ``log_density`` scores, its uniform prior point included."""
         cdf = np.cumsum(points.weights)
         cdf /= cdf[-1]
         pick = cdf.searchsorted(rng.random(n), side="right")  # rng.choice(len, n, p=weights / sum), its draws
@@ -117,6 +119,10 @@ class ParzenModel:
             unknown = ~points.known[pick]
             uniform = np.hstack([rng.random((n, self.n_numeric)), rng.integers(0, sizes, categories.shape)])
             rows = np.where(unknown, uniform, rows)
+        if prior > 0.0:
+            from_prior = rng.random(n) < prior / (points.mass + prior)
+            k = int(from_prior.sum())
+            rows[from_prior] = np.hstack([rng.random((k, self.n_numeric)), rng.integers(0, sizes, (k, sizes.size))])
         return rows
 
     def log_density(self, candidates: np.ndarray, points: Points) -> np.ndarray:

@@ -45,6 +45,8 @@ class Settings:
         cat_prior: weight of every category in a category kernel (its own weighs 1), relative to m + 1
             for a group of m points: the kernel's smoothing shrinks as the group grows.
         model_candidates: fraction of the candidates drawn from the good density l(x) instead of the policy.
+        prior_candidates: weight of the uniform prior point when those candidates are drawn from l(x), relative
+            to a good result (1: from the same mixture l(x) scores with; 0: only around good results).
         pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
         partial_weight: weight of a running trial's latest intermediate result in the model (good or bad
             by its quantile among the results reported at the same training iteration; 0: unused).
@@ -73,6 +75,7 @@ class Settings:
     bandwidth: float = 0.1
     cat_prior: float = 1.0
     model_candidates: float = 0.25
+    prior_candidates: float = 1.0
     pending_weight: float = 0.1
     partial_weight: float = 0.5
     max_rejections: int = 1000
@@ -102,6 +105,7 @@ class Settings:
         _check_real("bandwidth", self.bandwidth, 0.0, open_low=True)
         _check_real("cat_prior", self.cat_prior, 0.0, open_low=True)
         _check_real("model_candidates", self.model_candidates, 0.0, 1.0)
+        _check_real("prior_candidates", self.prior_candidates, 0.0)
         _check_real("pending_weight", self.pending_weight, 0.0, open_low=True)
         _check_real("partial_weight", self.partial_weight, 0.0)
         _check_real("prior_weight", self.prior_weight, 0.0)

@@ -47,3 +47,17 @@ def test_log_density_matches_its_definition_with_unknown_coordinates_and_single_
     np.testing.assert_allclose(model.log_density(candidates, empty), model.log_prior)
     good_minus_bad = model.log_density(candidates, full) - model.log_density(candidates, partial)
     np.testing.assert_allclose(model.score(candidates, full, partial), good_minus_bad, rtol=1e-12)
+
+
+def test_sampling_with_the_prior_point_draws_from_the_mixture_the_density_scores():
+    """With prior weight 1 a group of mass m gives 1 / (m + 1) of its draws to the uniform prior point
+    (every category, the whole unit interval); without it every draw stays near the group's points."""
+    model = ParzenModel(1, [4], bandwidth=0.1, cat_prior=1.0)
+    points = Points(np.array([[0.5, 2.0], [0.5, 2.0], [0.5, 2.0]]), np.ones(3))
+    n = 8000
+    for prior, share in ((0.0, 0.0), (1.0, 0.25)):
+        rows = model.sample(np.random.default_rng(0), points, n, prior)
+        far = rows[:, 0] < 0.1  # five bandwidths below the points: only the uniform draws
+        assert abs(far.mean() - 0.1 * share) < 0.008
+        # the uniform draws spread over every category; the kernel keeps the points' own one
+        assert abs((rows[far, 1] == 2.0).mean() - 0.25) < 0.1 if prior else not far.any()

@@ -411,3 +411,9 @@ def test_only_trials_asked_after_the_best_count_toward_a_restart():
     for i in range(10):
         opt.tell(opt.ask(trial_id=100 + i), 50.0, trial_id=100 + i)
     assert opt.n_restarts == 1
+
+
+def test_prior_candidates_is_a_weight():
+    for bad in (-1.0, float("inf"), "1"):
+        with pytest.raises(ValueError, match=r"prior_candidates must be a finite number in \[0.0, inf\]"):
+            PGOptimizer(SPACE, prior_candidates=bad)
