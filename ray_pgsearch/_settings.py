@@ -46,7 +46,8 @@ class Settings:
             for a group of m points: the kernel's smoothing shrinks as the group grows.
         model_candidates: fraction of the candidates drawn from the good density l(x) instead of the policy.
         prior_candidates: weight of the uniform prior point when those candidates are drawn from l(x), relative
-            to a good result (1: from the same mixture l(x) scores with; 0: only around good results).
+            to a good result (0: only around good results; 1: from the same mixture l(x) scores with, which
+            keeps a search settled on one peak looking elsewhere, at some precision at small budgets).
         pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
         partial_weight: weight of a running trial's latest intermediate result in the model (good or bad
             by its quantile among the results reported at the same training iteration; 0: unused).
@@ -75,7 +76,7 @@ class Settings:
     bandwidth: float = 0.1
     cat_prior: float = 1.0
     model_candidates: float = 0.25
-    prior_candidates: float = 1.0
+    prior_candidates: float = 0.0
     pending_weight: float = 0.1
     partial_weight: float = 0.5
     max_rejections: int = 1000
