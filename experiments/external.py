@@ -4,8 +4,12 @@
     python -m experiments.external --report-only     # re-score everything in the cache (seconds)
     python -m experiments.external --searchers pgsearcher --suites all --settings 32x8,100x8,100x1 --seeds 10
     python -m experiments.external --plan --searchers pgsearcher --rerun pgsearcher   # PGSearcher's stages again
+    python -m experiments.external --plan prior_candidates --cache experiments/results/cache/prior_candidates \
+        --out experiments/results/prior_candidates --paired pgsearcher:pgsearcher_prior_candidates \
+        --jobs 2                                                     # PRIOR_CANDIDATES
     python -m experiments.external --plan restarts --cache experiments/results/cache/restarts \
-        --out experiments/results/restarts --paired pgsearcher:pgsearcher_restarts --jobs 2   # RESTARTS
+        --out experiments/results/restarts --paired pgsearcher:pgsearcher_restarts \
+        --jobs 2                                                     # RESTARTS
     python -m experiments.external --searchers random,tpe,ngopt,naive_pg,pgsearcher --suites ours,bbob,bbob_mixint \
         --settings 320x32,640x64,1280x128 --seeds 2                  # high concurrency (WIDE), issue 15
 
@@ -65,6 +69,7 @@ ORDER = (
     "naive_pg",
     "pgsearcher",
     "pgsearcher_restarts",
+    "pgsearcher_prior_candidates",
 )
 HALVES = (DEV, HELD_OUT)
 ASYNC = "32x8,100x8,100x1"
@@ -107,17 +112,32 @@ PLAN = (
     Stage(("smac", "hebo"), "bayesmark", CHALLENGE, 3),
 )
 # The restarts (Settings.restart_after, off by default): PGSearcher with and without them where they
-# can happen (budgets above 128); the two 2-D functions with many peaks (Gallagher's, f21 and f22) at 64 at
-# once with 40 seeds, for how often a run ends on a lesser peak; and the held-out half at 64 at once
-# with 16 seeds and TPE, since one such run moves that half's mean by tens of points.
+# can happen (budgets above 128); the two 2-D functions with many peaks (Gallagher's, f21 and f22) at
+# 64 at once with 40 seeds, for how often a run ends on a lesser peak; the held-out half at 64 at once
+# with 16 seeds and TPE, since one such run moves that half's mean by tens of points; and the
+# development half at 64 at once with 24 seeds, so that the half where the default is chosen sees
+# such runs too.
+_RESTARTS = ("pgsearcher", "pgsearcher_restarts")
 RESTARTS = (
-    Stage(("pgsearcher", "pgsearcher_restarts"), "ours,bbob,bbob_mixint", WIDE, 8),
-    Stage(("pgsearcher", "pgsearcher_restarts"), "bbob_f21_d02_i1,bbob_f22_d02_i1", "640x64", 40),
-    Stage(
-        ("tpe", "pgsearcher", "pgsearcher_restarts"), "ours:held_out,bbob:held_out,bbob_mixint:held_out", "640x64", 16
-    ),
+    Stage(_RESTARTS, "ours,bbob,bbob_mixint", WIDE, 8),
+    Stage(_RESTARTS, "bbob_f21_d02_i1,bbob_f22_d02_i1", "640x64", 40),
+    Stage(("tpe",) + _RESTARTS, "ours:held_out,bbob:held_out,bbob_mixint:held_out", "640x64", 16),
+    Stage(_RESTARTS, "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 24),
 )
-PLANS = {"external": PLAN, "restarts": RESTARTS}
+# The uniform prior point among the candidates drawn from the good density (Settings.prior_candidates,
+# off by default): PGSearcher with and without it on both halves at every asynchronous setting; the two 2-D Gallagher
+# functions at 64 at once with 80 seeds, for how often a run ends on a lesser peak; both halves at 64
+# at once with 24 (development) and 16 (held-out, with TPE) seeds, where one such run moves a half's
+# mean by tens of points; and Bayesmark's problems under the challenge's protocol.
+_PAIR = ("pgsearcher", "pgsearcher_prior_candidates")
+PRIOR_CANDIDATES = (
+    Stage(_PAIR, "ours,bbob,bbob_mixint", f"{ASYNC},{WIDE}", 8),
+    Stage(_PAIR, "bbob_f21_d02_i1,bbob_f22_d02_i1", "640x64", 80),
+    Stage(("tpe",) + _PAIR, "ours:held_out,bbob:held_out,bbob_mixint:held_out", "640x64", 16),
+    Stage(_PAIR, "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 24),
+    Stage(_PAIR, "bayesmark", CHALLENGE, 5),
+)
+PLANS = {"external": PLAN, "restarts": RESTARTS, "prior_candidates": PRIOR_CANDIDATES}
 
 
 def is_wide(setting: str) -> bool:
@@ -709,7 +729,8 @@ def main(argv: list[str] | None = None) -> None:
         nargs="?",
         const="external",
         choices=sorted(PLANS),
-        help="run every stage of a plan: PLAN (external, the default) or RESTARTS (with --searchers: theirs only)",
+        help="run every stage of a plan: external (the default), restarts or prior_candidates "
+        "(with --searchers: theirs only)",
     )
     parser.add_argument("--suites", default="all", help="suites, suite:dev / suite:held_out halves or objectives")
     parser.add_argument("--settings", default=ASYNC, help="e.g. 32x8,100x8,100x1 (asynchronous) or 16r8 (rounds)")

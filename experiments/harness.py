@@ -362,6 +362,10 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
     "pgsearcher": _pgsearcher,
     # starts over after 128 results without a new best (Settings.restart_after, off by default)
     "pgsearcher_restarts": lambda seed, budget, concurrency: _pgsearcher(seed, budget, concurrency, restart_after=128),
+    # uniform draws among the candidates from the good density (Settings.prior_candidates, off by default)
+    "pgsearcher_prior_candidates": lambda seed, budget, concurrency: _pgsearcher(
+        seed, budget, concurrency, prior_candidates=1.0
+    ),
 }
 
 
