@@ -125,10 +125,10 @@ RESTARTS = (
     Stage(_RESTARTS, "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 24),
 )
 # The uniform prior point among the candidates drawn from the good density (Settings.prior_candidates,
-# off by default): PGSearcher with and without it on both halves at every asynchronous setting; the two 2-D Gallagher
-# functions at 64 at once with 80 seeds, for how often a run ends on a lesser peak; both halves at 64
-# at once with 24 (development) and 16 (held-out, with TPE) seeds, where one such run moves a half's
-# mean by tens of points; and Bayesmark's problems under the challenge's protocol.
+# off by default): PGSearcher with and without it on both halves at every asynchronous setting; the
+# two 2-D Gallagher functions at 64 at once with 80 seeds, for how often a run ends on a lesser peak;
+# both halves at 64 at once with 24 (development) and 16 (held-out, with TPE) seeds, where one such
+# run moves a half's mean by tens of points; and Bayesmark's problems under the challenge's protocol.
 _PAIR = ("pgsearcher", "pgsearcher_prior_candidates")
 PRIOR_CANDIDATES = (
     Stage(_PAIR, "ours,bbob,bbob_mixint", f"{ASYNC},{WIDE}", 8),

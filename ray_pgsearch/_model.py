@@ -116,14 +116,15 @@ class ParzenModel:
         shift = rng.integers(1, self._shift_bound, size=categories.shape)  # any other category, uniformly
         rows[:, self.n_numeric :] = np.where(move, (categories + shift) % sizes, categories)
         if points.known is not None:
-            unknown = ~points.known[pick]
-            uniform = np.hstack([rng.random((n, self.n_numeric)), rng.integers(0, sizes, categories.shape)])
-            rows = np.where(unknown, uniform, rows)
+            rows = np.where(~points.known[pick], self._uniform(rng, n), rows)
         if prior > 0.0:
             from_prior = rng.random(n) < prior / (points.mass + prior)
-            k = int(from_prior.sum())
-            rows[from_prior] = np.hstack([rng.random((k, self.n_numeric)), rng.integers(0, sizes, (k, sizes.size))])
+            rows[from_prior] = self._uniform(rng, int(from_prior.sum()))
         return rows
+
+    def _uniform(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """n rows of the uniform prior: z ~ U(0, 1), every category equally likely."""
+        return np.hstack([rng.random((n, self.n_numeric)), rng.integers(0, self._sizes, (n, self._sizes.size))])
 
     def log_density(self, candidates: np.ndarray, points: Points) -> np.ndarray:
         """log p(x) for each candidate row: p(x) = (sum_i w_i k(x, x_i) + prior) / (sum_i w_i + 1),
