@@ -5,10 +5,11 @@
     python -m experiments.external --searchers pgsearcher --suites all --settings 32x8,100x8,100x1 --seeds 10
     python -m experiments.external --plan --searchers pgsearcher --rerun pgsearcher   # PGSearcher's stages again
     python -m experiments.external --plan prior_candidates --cache experiments/results/cache/prior_candidates \
-        --out experiments/results/prior_candidates --paired pgsearcher:pgsearcher_prior_candidates \
+        --out experiments/results/prior_candidates --paired \
+        pgsearcher_no_prior_candidates:pgsearcher_prior_candidates,pgsearcher_no_prior_candidates:pgsearcher \
         --jobs 2                                                     # PRIOR_CANDIDATES
     python -m experiments.external --plan restarts --cache experiments/results/cache/restarts \
-        --out experiments/results/restarts --paired pgsearcher:pgsearcher_restarts \
+        --out experiments/results/restarts --paired pgsearcher_no_prior_candidates:pgsearcher_restarts \
         --jobs 2                                                     # RESTARTS
     python -m experiments.external --searchers random,tpe,ngopt,naive_pg,pgsearcher --suites ours,bbob,bbob_mixint \
         --settings 320x32,640x64,1280x128 --seeds 2                  # high concurrency (WIDE), issue 15
@@ -68,8 +69,9 @@ ORDER = (
     "optuna_gp",
     "naive_pg",
     "pgsearcher",
-    "pgsearcher_restarts",
+    "pgsearcher_no_prior_candidates",
     "pgsearcher_prior_candidates",
+    "pgsearcher_restarts",
 )
 HALVES = (DEV, HELD_OUT)
 ASYNC = "32x8,100x8,100x1"
@@ -111,31 +113,32 @@ PLAN = (
     Stage(CHEAP + ("pgsearcher",), "bayesmark", ASYNC, 5),
     Stage(("smac", "hebo"), "bayesmark", CHALLENGE, 3),
 )
-# The restarts (Settings.restart_after, off by default): PGSearcher with and without them where they
-# can happen (budgets above 128); the two 2-D functions with many peaks (Gallagher's, f21 and f22) at
-# 64 at once with 40 seeds, for how often a run ends on a lesser peak; the held-out half at 64 at once
-# with 16 seeds and TPE, since one such run moves that half's mean by tens of points; and the
-# development half at 64 at once with 24 seeds, so that the half where the default is chosen sees
-# such runs too.
-_RESTARTS = ("pgsearcher", "pgsearcher_restarts")
+# The restarts (Settings.restart_after, off by default): PGSearcher without prior candidates, with and
+# without restarts where they can happen (budgets above 128); the two 2-D functions with many peaks
+# (Gallagher's, f21 and f22) at 64 at once with 40 seeds, for how often a run ends on a lesser peak;
+# the held-out half at 64 at once with 16 seeds and TPE, since one such run moves that half's mean by
+# tens of points; and the development half at 64 at once with 24 seeds, so that the half where the
+# default is chosen sees such runs too.
+_RESTART_ARMS = ("pgsearcher_no_prior_candidates", "pgsearcher_restarts")
 RESTARTS = (
-    Stage(_RESTARTS, "ours,bbob,bbob_mixint", WIDE, 8),
-    Stage(_RESTARTS, "bbob_f21_d02_i1,bbob_f22_d02_i1", "640x64", 40),
-    Stage(("tpe",) + _RESTARTS, "ours:held_out,bbob:held_out,bbob_mixint:held_out", "640x64", 16),
-    Stage(_RESTARTS, "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 24),
+    Stage(_RESTART_ARMS, "ours,bbob,bbob_mixint", WIDE, 8),
+    Stage(_RESTART_ARMS, "bbob_f21_d02_i1,bbob_f22_d02_i1", "640x64", 40),
+    Stage(("tpe",) + _RESTART_ARMS, "ours:held_out,bbob:held_out,bbob_mixint:held_out", "640x64", 16),
+    Stage(_RESTART_ARMS, "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 24),
 )
-# The uniform prior point among the candidates drawn from the good density (Settings.prior_candidates,
-# off by default): PGSearcher with and without it on both halves at every asynchronous setting; the
-# two 2-D Gallagher functions at 64 at once with 80 seeds, for how often a run ends on a lesser peak;
-# both halves at 64 at once with 24 (development) and 16 (held-out, with TPE) seeds, where one such
-# run moves a half's mean by tens of points; and Bayesmark's problems under the challenge's protocol.
-_PAIR = ("pgsearcher", "pgsearcher_prior_candidates")
+# The uniform prior point among the candidates drawn from the good density (Settings.prior_candidates):
+# PGSearcher without it, with it however few trials are in flight, and by default (with it from 32 in
+# flight), on both halves at every asynchronous setting; the two 2-D Gallagher functions at 64 at once
+# with 80 seeds, for how often a run ends on a lesser peak; both halves at 64 at once with 24
+# (development) and 16 (held-out, with TPE) seeds, where one such run moves a half's mean by tens of
+# points; and Bayesmark's problems under the challenge's protocol.
+_PRIOR_CANDIDATE_ARMS = ("pgsearcher_no_prior_candidates", "pgsearcher_prior_candidates", "pgsearcher")
 PRIOR_CANDIDATES = (
-    Stage(_PAIR, "ours,bbob,bbob_mixint", f"{ASYNC},{WIDE}", 8),
-    Stage(_PAIR, "bbob_f21_d02_i1,bbob_f22_d02_i1", "640x64", 80),
-    Stage(("tpe",) + _PAIR, "ours:held_out,bbob:held_out,bbob_mixint:held_out", "640x64", 16),
-    Stage(_PAIR, "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 24),
-    Stage(_PAIR, "bayesmark", CHALLENGE, 5),
+    Stage(_PRIOR_CANDIDATE_ARMS, "ours,bbob,bbob_mixint", f"{ASYNC},{WIDE}", 8),
+    Stage(_PRIOR_CANDIDATE_ARMS, "bbob_f21_d02_i1,bbob_f22_d02_i1", "640x64", 80),
+    Stage(("tpe",) + _PRIOR_CANDIDATE_ARMS, "ours:held_out,bbob:held_out,bbob_mixint:held_out", "640x64", 16),
+    Stage(_PRIOR_CANDIDATE_ARMS, "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 24),
+    Stage(_PRIOR_CANDIDATE_ARMS, "bayesmark", CHALLENGE, 5),
 )
 PLANS = {"external": PLAN, "restarts": RESTARTS, "prior_candidates": PRIOR_CANDIDATES}
 

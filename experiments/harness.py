@@ -360,11 +360,19 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
     "ngopt": _nevergrad,
     "naive_pg": _naive_pg,
     "pgsearcher": _pgsearcher,
-    # starts over after 128 results without a new best (Settings.restart_after, off by default)
-    "pgsearcher_restarts": lambda seed, budget, concurrency: _pgsearcher(seed, budget, concurrency, restart_after=128),
-    # uniform draws among the candidates from the good density (Settings.prior_candidates, off by default)
+    # no uniform draws among the candidates from the good density (Settings.prior_candidates), however
+    # many trials are in flight
+    "pgsearcher_no_prior_candidates": lambda seed, budget, concurrency: _pgsearcher(
+        seed, budget, concurrency, prior_candidates=0.0
+    ),
+    # uniform draws among those candidates however few trials are in flight (Settings.prior_candidates_in_flight)
     "pgsearcher_prior_candidates": lambda seed, budget, concurrency: _pgsearcher(
-        seed, budget, concurrency, prior_candidates=1.0
+        seed, budget, concurrency, prior_candidates=1.0, prior_candidates_in_flight=1
+    ),
+    # starts over after 128 results without a new best (Settings.restart_after, off by default), measured
+    # against the search without prior candidates
+    "pgsearcher_restarts": lambda seed, budget, concurrency: _pgsearcher(
+        seed, budget, concurrency, restart_after=128, prior_candidates=0.0
     ),
 }
 

@@ -48,6 +48,8 @@ class Settings:
         prior_candidates: weight of the uniform prior point when those candidates are drawn from l(x), relative
             to a good result (0: only around good results; 1: from the same mixture l(x) scores with, which
             keeps a search settled on one peak looking elsewhere, at some precision at small budgets).
+        prior_candidates_in_flight: the fewest trials in flight (the one being asked included) at which
+            ``prior_candidates`` applies; with fewer, the candidates come from l(x)'s kernels only (1: always).
         pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
         partial_weight: weight of a running trial's latest intermediate result in the model (good or bad
             by its quantile among the results reported at the same training iteration; 0: unused).
@@ -76,7 +78,8 @@ class Settings:
     bandwidth: float = 0.1
     cat_prior: float = 1.0
     model_candidates: float = 0.25
-    prior_candidates: float = 0.0
+    prior_candidates: float = 1.0
+    prior_candidates_in_flight: int = 32
     pending_weight: float = 0.1
     partial_weight: float = 0.5
     max_rejections: int = 1000
@@ -102,6 +105,7 @@ class Settings:
         _check_int("gp_rerank", self.gp_rerank, 0)
         _check_int("gp_max_pending", self.gp_max_pending, 0)
         _check_int("restart_after", self.restart_after, 0)
+        _check_int("prior_candidates_in_flight", self.prior_candidates_in_flight, 1)
         _check_real("gamma", self.gamma, 0.0, 1.0, open_low=True, open_high=True)
         _check_real("bandwidth", self.bandwidth, 0.0, open_low=True)
         _check_real("cat_prior", self.cat_prior, 0.0, open_low=True)

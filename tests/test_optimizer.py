@@ -417,3 +417,21 @@ def test_prior_candidates_is_a_weight():
     for bad in (-1.0, float("inf"), "1"):
         with pytest.raises(ValueError, match=r"prior_candidates must be a finite number in \[0.0, inf\]"):
             PGOptimizer(SPACE, prior_candidates=bad)
+    for bad in (0, 2.5):
+        with pytest.raises(ValueError, match="prior_candidates_in_flight must be an integer >= 1"):
+            PGOptimizer(SPACE, prior_candidates_in_flight=bad)
+
+
+def test_prior_candidates_apply_from_prior_candidates_in_flight_trials():
+    """With fewer trials in flight than prior_candidates_in_flight (the one asked included) the search
+    asks what it asks without prior candidates; from there on it draws some (and asks other configs)."""
+
+    def asks(**settings: float) -> list[dict]:
+        opt = PGOptimizer(SPACE, seed=0, n_startup=4, **settings)
+        for i in range(8):
+            opt.tell(opt.ask(), float(i))
+        return [opt.ask(trial_id=i) for i in range(8)]
+
+    default, without = asks(prior_candidates_in_flight=4), asks(prior_candidates=0.0)
+    assert default[:3] == without[:3]
+    assert default[3:] != without[3:]
