@@ -5,9 +5,8 @@
     python -m experiments.external --searchers pgsearcher --suites all --settings 32x8,100x8,100x1 --seeds 10
     python -m experiments.external --plan --searchers pgsearcher --rerun pgsearcher   # PGSearcher's stages again
     python -m experiments.external --plan prior_candidates --cache experiments/results/cache/prior_candidates \
-        --out experiments/results/prior_candidates --paired \
-        pgsearcher_no_prior_candidates:pgsearcher_prior_candidates,pgsearcher_no_prior_candidates:pgsearcher \
-        --jobs 2                                                     # PRIOR_CANDIDATES
+        --out experiments/results/prior_candidates --jobs 2 --paired \
+        pgsearcher_no_prior_candidates:pgsearcher_prior_candidates,pgsearcher_no_prior_candidates:pgsearcher,tpe:pgsearcher
     python -m experiments.external --plan restarts --cache experiments/results/cache/restarts \
         --out experiments/results/restarts --paired pgsearcher_no_prior_candidates:pgsearcher_restarts \
         --jobs 2                                                     # RESTARTS
@@ -131,14 +130,18 @@ RESTARTS = (
 # flight), on both halves at every asynchronous setting; the two 2-D Gallagher functions at 64 at once
 # with 80 seeds, for how often a run ends on a lesser peak; both halves at 64 at once with 24
 # (development) and 16 (held-out, with TPE) seeds, where one such run moves a half's mean by tens of
-# points; and Bayesmark's problems under the challenge's protocol.
+# points, and TPE on the development half there with 8; Bayesmark's problems under the challenge's
+# protocol; and 256 at once, with random search (TPE's cost grows with the history: it would take
+# hours there).
 _PRIOR_CANDIDATE_ARMS = ("pgsearcher_no_prior_candidates", "pgsearcher_prior_candidates", "pgsearcher")
 PRIOR_CANDIDATES = (
     Stage(_PRIOR_CANDIDATE_ARMS, "ours,bbob,bbob_mixint", f"{ASYNC},{WIDE}", 8),
     Stage(_PRIOR_CANDIDATE_ARMS, "bbob_f21_d02_i1,bbob_f22_d02_i1", "640x64", 80),
     Stage(("tpe",) + _PRIOR_CANDIDATE_ARMS, "ours:held_out,bbob:held_out,bbob_mixint:held_out", "640x64", 16),
     Stage(_PRIOR_CANDIDATE_ARMS, "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 24),
+    Stage(("tpe",), "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 8),
     Stage(_PRIOR_CANDIDATE_ARMS, "bayesmark", CHALLENGE, 5),
+    Stage(("random", "pgsearcher_no_prior_candidates", "pgsearcher"), "ours,bbob,bbob_mixint", "2560x256", 4),
 )
 PLANS = {"external": PLAN, "restarts": RESTARTS, "prior_candidates": PRIOR_CANDIDATES}
 
