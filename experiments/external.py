@@ -6,7 +6,8 @@
     python -m experiments.external --plan --searchers pgsearcher --rerun pgsearcher   # PGSearcher's stages again
     python -m experiments.external --plan prior_candidates --cache experiments/results/cache/prior_candidates \
         --out experiments/results/prior_candidates --jobs 2 --paired \
-        pgsearcher_no_prior_candidates:pgsearcher_prior_candidates,pgsearcher_no_prior_candidates:pgsearcher,tpe:pgsearcher
+        pgsearcher_no_prior_candidates:pgsearcher_prior_candidates,pgsearcher_no_prior_candidates:pgsearcher,\
+tpe:pgsearcher,hebo:pgsearcher
     python -m experiments.external --plan restarts --cache experiments/results/cache/restarts \
         --out experiments/results/restarts --paired pgsearcher_no_prior_candidates:pgsearcher_restarts \
         --jobs 2                                                     # RESTARTS
@@ -131,8 +132,8 @@ RESTARTS = (
 # with 80 seeds, for how often a run ends on a lesser peak; both halves at 64 at once with 24
 # (development) and 16 (held-out, with TPE) seeds, where one such run moves a half's mean by tens of
 # points, and TPE on the development half there with 8; Bayesmark's problems under the challenge's
-# protocol; and 256 at once, with random search (TPE's cost grows with the history: it would take
-# hours there).
+# protocol; 256 at once, with random search (TPE's cost grows with the history: it would take hours
+# there); and HEBO in batch mode (a batch of 32 per model fit) with TPE at 32 at once, 2 seeds.
 _PRIOR_CANDIDATE_ARMS = ("pgsearcher_no_prior_candidates", "pgsearcher_prior_candidates", "pgsearcher")
 PRIOR_CANDIDATES = (
     Stage(_PRIOR_CANDIDATE_ARMS, "ours,bbob,bbob_mixint", f"{ASYNC},{WIDE}", 8),
@@ -142,6 +143,7 @@ PRIOR_CANDIDATES = (
     Stage(("tpe",), "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 8),
     Stage(_PRIOR_CANDIDATE_ARMS, "bayesmark", CHALLENGE, 5),
     Stage(("random", "pgsearcher_no_prior_candidates", "pgsearcher"), "ours,bbob,bbob_mixint", "2560x256", 4),
+    Stage(("tpe", "hebo"), "ours,bbob,bbob_mixint", "320x32", 2),
 )
 PLANS = {"external": PLAN, "restarts": RESTARTS, "prior_candidates": PRIOR_CANDIDATES}
 
