@@ -309,3 +309,15 @@ def test_a_bad_paired_argument_stops_the_command_before_any_run(tmp_path, capsys
         external.main(args + ["--paired", "random:nosuch"])
     assert "--paired takes a:b pairs" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_high_concurrency_report_says_how_hebo_ran_or_that_it_did_not(tmp_path) -> None:
+    for name in ("branin", "hartmann6"):
+        external.save_run(tmp_path, "4x32", _fake_run("random", name, 0, [400.0, 300.0, 1.0, 400.0]))
+    objectives = ["branin", "hartmann6"]
+    without, _ = external.markdown(external.score_runs(tmp_path, searchers=["random"], objectives=objectives), [], None)
+    assert "HEBO is left out" in without and "HEBO suggests a whole batch" not in without
+    external.save_run(tmp_path, "4x32", _fake_run("hebo", "branin", 0, [400.0] * 4))
+    summary = external.score_runs(tmp_path, searchers=["random", "hebo"], objectives=objectives)
+    with_hebo, _ = external.markdown(summary, [], None)
+    assert "HEBO suggests a whole batch" in with_hebo and "HEBO is left out" not in with_hebo
