@@ -77,7 +77,7 @@ HALVES = (DEV, HELD_OUT)
 ASYNC = "32x8,100x8,100x1"
 CHALLENGE = "16r8"
 CHEAP = ("random", "tpe", "hyperopt", "ngopt")
-# High concurrency, ~10 trials per worker (issue 15). HEBO (0.05-0.3 s per trial here) runs in stages of its own.
+# High concurrency, ~10 trials per worker (issue 15). HEBO (0.07-0.15 s per trial there) runs in stages of its own.
 WIDE = "320x32,640x64,1280x128"
 WIDE_SEARCHERS = ("random", "tpe", "ngopt", "naive_pg", "pgsearcher")
 WIDE_PENDING = 32  # settings with at least this many pending get the wide report
@@ -145,8 +145,7 @@ PRIOR_CANDIDATES = (
     Stage(_PRIOR_CANDIDATE_ARMS, "bayesmark", CHALLENGE, 5),
     Stage(("random", "pgsearcher_no_prior_candidates", "pgsearcher"), "ours,bbob,bbob_mixint", "2560x256", 4),
     Stage(("tpe", "hebo"), "ours,bbob,bbob_mixint", "320x32", 2),
-    Stage(("hebo",), "ours:dev,bbob:dev,bbob_mixint:dev", "640x64", 2),
-    Stage(("hebo",), "ours:held_out,bbob:held_out,bbob_mixint:held_out", "640x64", 2),
+    Stage(("hebo",), "ours,bbob,bbob_mixint", "640x64", 2),
 )
 PLANS = {"external": PLAN, "restarts": RESTARTS, "prior_candidates": PRIOR_CANDIDATES}
 
