@@ -133,8 +133,9 @@ RESTARTS = (
 # (development) and 16 (held-out, with TPE) seeds, where one such run moves a half's mean by tens of
 # points, and TPE on the development half there with 8; Bayesmark's problems under the challenge's
 # protocol; 256 at once, with random search (TPE's cost grows with the history: it would take hours
-# there); and HEBO in batch mode (a batch per model fit of as many configs as run at once) with TPE at
-# 32 at once, and alone at 64 at once, 2 seeds each.
+# there); and HEBO in batch mode (a batch per model fit of as many configs as run at once): with TPE at
+# 32 at once (2 seeds), alone at 64 at once (4 seeds) and at 128 at once (2 seeds on the held-out half,
+# 1 on the development half; 50-200 s per run).
 _PRIOR_CANDIDATE_ARMS = ("pgsearcher_no_prior_candidates", "pgsearcher_prior_candidates", "pgsearcher")
 PRIOR_CANDIDATES = (
     Stage(_PRIOR_CANDIDATE_ARMS, "ours,bbob,bbob_mixint", f"{ASYNC},{WIDE}", 8),
@@ -145,7 +146,9 @@ PRIOR_CANDIDATES = (
     Stage(_PRIOR_CANDIDATE_ARMS, "bayesmark", CHALLENGE, 5),
     Stage(("random", "pgsearcher_no_prior_candidates", "pgsearcher"), "ours,bbob,bbob_mixint", "2560x256", 4),
     Stage(("tpe", "hebo"), "ours,bbob,bbob_mixint", "320x32", 2),
-    Stage(("hebo",), "ours,bbob,bbob_mixint", "640x64", 2),
+    Stage(("hebo",), "ours,bbob,bbob_mixint", "640x64", 4),
+    Stage(("hebo",), "ours:held_out,bbob:held_out,bbob_mixint:held_out", "1280x128", 2),
+    Stage(("hebo",), "ours:dev,bbob:dev,bbob_mixint:dev", "1280x128", 1),
 )
 PLANS = {"external": PLAN, "restarts": RESTARTS, "prior_candidates": PRIOR_CANDIDATES}
 
