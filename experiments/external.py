@@ -77,7 +77,7 @@ HALVES = (DEV, HELD_OUT)
 ASYNC = "32x8,100x8,100x1"
 CHALLENGE = "16r8"
 CHEAP = ("random", "tpe", "hyperopt", "ngopt")
-# High concurrency, ~10 trials per worker (issue 15). HEBO (0.07-0.15 s per trial there) runs in stages of its own.
+# High concurrency, ~10 trials per worker (issue 15). HEBO (0.07-0.16 s per trial there) runs in stages of its own.
 WIDE = "320x32,640x64,1280x128"
 WIDE_SEARCHERS = ("random", "tpe", "ngopt", "naive_pg", "pgsearcher")
 WIDE_PENDING = 32  # settings with at least this many pending get the wide report
