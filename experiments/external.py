@@ -72,9 +72,6 @@ ORDER = (
     "pgsearcher_no_prior_candidates",
     "pgsearcher_prior_candidates",
     "pgsearcher_restarts",
-    "pgsearcher_local",
-    "pgsearcher_local12",
-    "pgsearcher_local50",
 )
 HALVES = (DEV, HELD_OUT)
 ASYNC = "32x8,100x8,100x1"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections import Counter
@@ -375,10 +374,6 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
     "pgsearcher_restarts": lambda seed, budget, concurrency: _pgsearcher(
         seed, budget, concurrency, restart_after=128, prior_candidates=0.0
     ),
-    # candidates in a TuRBO trust region around the best result while few trials run
-    "pgsearcher_local": functools.partial(_pgsearcher, local_candidates=0.25),
-    "pgsearcher_local12": functools.partial(_pgsearcher, local_candidates=0.125),
-    "pgsearcher_local50": functools.partial(_pgsearcher, local_candidates=0.5),
 }
 
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from ._actors import reflect_into_unit
 from ._gp import GaussianProcess, expected_improvement, normal_scores
 from ._model import ParzenModel, Points
 from ._policy import Policy
@@ -45,8 +44,6 @@ _PRIOR_EVIDENCE = 6  # results of this search before the prior's agreement is ju
 _PRIOR_JUDGED = 3.0  # ... and until this many halflives of results: later the prior weighs next to nothing
 _PRIOR_FULL_TRUST = 0.3  # a rank correlation from here on keeps the prior at full weight
 _PRIOR_REJECT = 0.0  # a rank correlation below this drops the prior
-_TR_INIT, _TR_MIN, _TR_MAX = 0.4, 1.0 / 128, 1.0  # the trust region's side (latent units): start, floor, ceiling
-_TR_SUCCESSES = 3  # new bests in a row that double the side
 
 UpdateHook = Callable[["PGOptimizer", np.ndarray], None]
 """Called after every policy update with the optimizer and the window's utilities (e.g. a
@@ -139,8 +136,6 @@ class PGOptimizer:
         self.best_reward = -math.inf
         self.best_config: dict | None = None
         self.n_restarts = 0  # times the search started over (``restart_after``)
-        self._region = _TR_INIT  # the trust region's side, and its successes and failures in a row
-        self._region_successes = self._region_failures = 0
         self._since_best = 0  # results of trials asked since the last new best (or the last restart)
         self._best_asked = 0  # n_asked when the last new best was told
         self._asked_at: dict[Hashable, int] = {}  # pending trial -> n_asked when it was asked
@@ -171,9 +166,6 @@ class PGOptimizer:
             "_asked_at": {},
             "_stale": set(),
             "_best_epoch": None,
-            "_region": _TR_INIT,
-            "_region_successes": 0,
-            "_region_failures": 0,
         }
         state = {**restarts, **state}
         self.__dict__.update(state)
@@ -250,50 +242,15 @@ class PGOptimizer:
         if groups is None or self.settings.n_candidates == 1:
             return self.policy.sample(self.rng, self.settings.n_candidates)
         good, bad = groups
-        s = self.settings
-        n_model = int(round(s.model_candidates * s.n_candidates))
-        in_flight = len(self.pending) + 1 >= s.prior_candidates_in_flight
-        rows, rewards = self.window.arrays()
-        n_local = 0 if in_flight or not rows.shape[0] else int(round(s.local_candidates * s.n_candidates))
-        candidates = self.policy.sample(self.rng, s.n_candidates - n_model - n_local)
+        n_model = int(round(self.settings.model_candidates * self.settings.n_candidates))
+        candidates = self.policy.sample(self.rng, self.settings.n_candidates - n_model)
         if good.mass:  # empty while only running trials count and none of them is good: the policy alone
-            drawn = self.model.sample(self.rng, good, n_model, s.prior_candidates if in_flight else 0.0)
+            in_flight = len(self.pending) + 1 >= self.settings.prior_candidates_in_flight
+            drawn = self.model.sample(self.rng, good, n_model, self.settings.prior_candidates if in_flight else 0.0)
             candidates = np.vstack([candidates, drawn])
-        if n_local:
-            candidates = np.vstack([candidates, self._local(rows[np.argmax(self._scalarize(rewards))], n_local)])
         scores = self.model.score(self._model_view(candidates), good, bad)
         order = (-scores).argsort(kind="stable")
         return candidates[self._rerank(candidates, order)]
-
-    def _local(self, center: np.ndarray, n: int) -> np.ndarray:
-        """n rows in the trust region around ``center`` (TuRBO): each numeric z moved uniformly within
-        half the region's side (and reflected into [0, 1]), and each category drawn anew with
-        probability side / 2; each coordinate only with probability min(1, 20 / dim), at least one."""
-        dim, k = self.space.dim, self.space.n_numeric
-        mask = self.rng.random((n, dim)) < min(1.0, 20.0 / dim)
-        mask[np.arange(n), self.rng.integers(0, dim, n)] = True
-        rows = np.repeat(center[None, :], n, axis=0)
-        step = self._region * (self.rng.random((n, k)) - 0.5)
-        rows[:, :k] = reflect_into_unit(rows[:, :k] + np.where(mask[:, :k], step, 0.0))
-        if dim > k:
-            sizes = np.array(self.space.category_sizes)
-            redraw = mask[:, k:] & (self.rng.random((n, dim - k)) < self._region / 2)
-            rows[:, k:] = np.where(redraw, self.rng.integers(0, sizes, (n, dim - k)), rows[:, k:])
-        return rows
-
-    def _update_region(self, improved: bool) -> None:
-        """TuRBO's rule: the side doubles after ``_TR_SUCCESSES`` new bests in a row and halves after
-        max(4, dim) results in a row without one; below its floor it starts again from ``_TR_INIT``."""
-        if improved:
-            self._region_successes, self._region_failures = self._region_successes + 1, 0
-        else:
-            self._region_successes, self._region_failures = 0, self._region_failures + 1
-        if self._region_successes >= _TR_SUCCESSES:
-            self._region, self._region_successes = min(2.0 * self._region, _TR_MAX), 0
-        elif self._region_failures >= max(4, self.space.dim):
-            self._region, self._region_failures = self._region / 2.0, 0
-            if self._region < _TR_MIN:
-                self._region = _TR_INIT
 
     def _rerank(self, candidates: np.ndarray, order: np.ndarray) -> np.ndarray:
         """The density ratio's ``gp_rerank`` best proposals reordered by their expected improvement
@@ -500,9 +457,6 @@ class PGOptimizer:
         self.n_told += 1
         if asked is None or asked >= self._best_asked:  # asked before the best was known: no evidence
             self._since_best += 1
-        if reward.size == 1 and not stale:
-            margin = 1e-3 * abs(self.best_reward) if math.isfinite(self.best_reward) else 0.0
-            self._update_region(bool(reward[0] > self.best_reward + margin))
         if reward.size == 1 and reward[0] > self.best_reward and self._allowed(config):
             self.best_reward, self.best_config = float(reward[0]), copy_config(config)
             self._since_best, self._best_asked = 0, self.n_asked

@@ -50,9 +50,6 @@ class Settings:
             keeps a search settled on one peak looking elsewhere, at some precision at small budgets).
         prior_candidates_in_flight: the fewest trials in flight (the one being asked included) at which
             ``prior_candidates`` applies; with fewer, the candidates come from l(x)'s kernels only (1: always).
-        local_candidates: fraction of the candidates drawn in a trust region around the window's best result
-            while fewer than ``prior_candidates_in_flight`` trials are in flight (TuRBO's box: its side grows
-            after successes and shrinks after failures).
         pending_weight: weight of each pending trial in the model's bad density g(x), relative to a result.
         partial_weight: weight of a running trial's latest intermediate result in the model (good or bad
             by its quantile among the results reported at the same training iteration; 0: unused).
@@ -83,7 +80,6 @@ class Settings:
     model_candidates: float = 0.25
     prior_candidates: float = 1.0
     prior_candidates_in_flight: int = 32
-    local_candidates: float = 0.0
     pending_weight: float = 0.1
     partial_weight: float = 0.5
     max_rejections: int = 1000
@@ -115,12 +111,6 @@ class Settings:
         _check_real("cat_prior", self.cat_prior, 0.0, open_low=True)
         _check_real("model_candidates", self.model_candidates, 0.0, 1.0)
         _check_real("prior_candidates", self.prior_candidates, 0.0)
-        _check_real("local_candidates", self.local_candidates, 0.0, 1.0)
-        if self.model_candidates + self.local_candidates > 1.0:
-            raise ValueError(
-                "Settings needs model_candidates + local_candidates <= 1, "
-                f"got {self.model_candidates} + {self.local_candidates}"
-            )
         _check_real("pending_weight", self.pending_weight, 0.0, open_low=True)
         _check_real("partial_weight", self.partial_weight, 0.0)
         _check_real("prior_weight", self.prior_weight, 0.0)
