@@ -374,14 +374,6 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
     "pgsearcher_restarts": lambda seed, budget, concurrency: _pgsearcher(
         seed, budget, concurrency, restart_after=128, prior_candidates=0.0
     ),
-    # prior candidates also with few trials in flight, once 16 results in a row brought no new best
-    "pgsearcher_stuck16": lambda seed, budget, concurrency: _pgsearcher(
-        seed, budget, concurrency, prior_candidates_after=16
-    ),
-    # prior candidates also with few trials in flight, once 32 results in a row brought no new best
-    "pgsearcher_stuck32": lambda seed, budget, concurrency: _pgsearcher(
-        seed, budget, concurrency, prior_candidates_after=32
-    ),
 }
 
 

@@ -245,10 +245,7 @@ class PGOptimizer:
         n_model = int(round(self.settings.model_candidates * self.settings.n_candidates))
         candidates = self.policy.sample(self.rng, self.settings.n_candidates - n_model)
         if good.mass:  # empty while only running trials count and none of them is good: the policy alone
-            s = self.settings
-            in_flight = len(self.pending) + 1 >= s.prior_candidates_in_flight or (
-                0 < s.prior_candidates_after <= self._since_best
-            )
+            in_flight = len(self.pending) + 1 >= self.settings.prior_candidates_in_flight
             drawn = self.model.sample(self.rng, good, n_model, self.settings.prior_candidates if in_flight else 0.0)
             candidates = np.vstack([candidates, drawn])
         scores = self.model.score(self._model_view(candidates), good, bad)

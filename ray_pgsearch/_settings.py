@@ -80,7 +80,6 @@ class Settings:
     model_candidates: float = 0.25
     prior_candidates: float = 1.0
     prior_candidates_in_flight: int = 32
-    prior_candidates_after: int = 0
     pending_weight: float = 0.1
     partial_weight: float = 0.5
     max_rejections: int = 1000
@@ -107,7 +106,6 @@ class Settings:
         _check_int("gp_max_pending", self.gp_max_pending, 0)
         _check_int("restart_after", self.restart_after, 0)
         _check_int("prior_candidates_in_flight", self.prior_candidates_in_flight, 1)
-        _check_int("prior_candidates_after", self.prior_candidates_after, 0)
         _check_real("gamma", self.gamma, 0.0, 1.0, open_low=True, open_high=True)
         _check_real("bandwidth", self.bandwidth, 0.0, open_low=True)
         _check_real("cat_prior", self.cat_prior, 0.0, open_low=True)
