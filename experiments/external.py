@@ -135,7 +135,9 @@ RESTARTS = (
 # protocol; 256 at once, with random search (TPE's cost grows with the history: it would take hours
 # there); and HEBO in batch mode (a batch per model fit of as many configs as run at once): with TPE at
 # 32 at once (2 seeds), alone at 64 at once (4 seeds) and at 128 at once (2 seeds on the held-out half,
-# 1 on the development half; 50-200 s per run).
+# 1 on the development half; 50-200 s per run); last, Bayesmark's problems under the challenge's protocol
+# with TPE and the default at 10 seeds and HEBO at 5 (about 70 s per run), so that the order of the three
+# does not rest on a few seeds of one problem.
 _PRIOR_CANDIDATE_ARMS = ("pgsearcher_no_prior_candidates", "pgsearcher_prior_candidates", "pgsearcher")
 PRIOR_CANDIDATES = (
     Stage(_PRIOR_CANDIDATE_ARMS, "ours,bbob,bbob_mixint", f"{ASYNC},{WIDE}", 8),
@@ -149,6 +151,8 @@ PRIOR_CANDIDATES = (
     Stage(("hebo",), "ours,bbob,bbob_mixint", "640x64", 4),
     Stage(("hebo",), "ours:held_out,bbob:held_out,bbob_mixint:held_out", "1280x128", 2),
     Stage(("hebo",), "ours:dev,bbob:dev,bbob_mixint:dev", "1280x128", 1),
+    Stage(("tpe", "pgsearcher"), "bayesmark", CHALLENGE, 10),
+    Stage(("hebo",), "bayesmark", CHALLENGE, 5),
 )
 PLANS = {"external": PLAN, "restarts": RESTARTS, "prior_candidates": PRIOR_CANDIDATES}
 
