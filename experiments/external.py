@@ -72,8 +72,6 @@ ORDER = (
     "pgsearcher_no_prior_candidates",
     "pgsearcher_prior_candidates",
     "pgsearcher_restarts",
-    "pgsearcher_mix2",
-    "pgsearcher_mix3",
 )
 HALVES = (DEV, HELD_OUT)
 ASYNC = "32x8,100x8,100x1"

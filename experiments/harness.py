@@ -374,9 +374,6 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
     "pgsearcher_restarts": lambda seed, budget, concurrency: _pgsearcher(
         seed, budget, concurrency, restart_after=128, prior_candidates=0.0
     ),
-    # a mixture policy of 2 or 3 components (Settings.policy_components)
-    "pgsearcher_mix2": lambda seed, budget, concurrency: _pgsearcher(seed, budget, concurrency, policy_components=2),
-    "pgsearcher_mix3": lambda seed, budget, concurrency: _pgsearcher(seed, budget, concurrency, policy_components=3),
 }
 
 

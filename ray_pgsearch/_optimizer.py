@@ -113,7 +113,7 @@ class PGOptimizer:
         self.space = space if isinstance(space, SearchSpace) else SearchSpace(space)
         self.settings = Settings.from_args(settings, **overrides)
         self.rng = np.random.default_rng(seed)
-        self.policy = Policy(self.space, self.settings, self.rng)
+        self.policy = Policy(self.space, self.settings)
         self.model = ParzenModel(
             self.space.n_numeric, self.space.category_sizes, self.settings.bandwidth, self.settings.cat_prior
         )
@@ -492,7 +492,7 @@ class PGOptimizer:
 
     def _fresh_policy(self) -> Policy:
         """The cold-start policy, continuing the count of updates (TensorBoard's step)."""
-        policy = Policy(self.space, self.settings, self.rng)
+        policy = Policy(self.space, self.settings)
         policy.n_updates = self.policy.n_updates
         return policy
 

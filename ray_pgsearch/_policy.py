@@ -51,62 +51,31 @@ def masked_utilities(rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
 
 
 class Policy:
-    """One Gaussian actor over the numeric latents and a softmax over each choice's categories; with
-    ``policy_components`` K > 1, a mixture of K such components with equal weights,
-    pi(x) = (1/K) sum_k pi_k(x), each component learning from the window's results it explains best
-    (hard EM: x_i goes to argmax_k pi_k(x_i)). ``gaussian`` and ``categorical`` are component 0."""
+    """One Gaussian actor over the numeric latents and a softmax over each choice's categories."""
 
-    def __init__(self, space: SearchSpace, settings: Settings, rng: np.random.Generator | None = None):
+    def __init__(self, space: SearchSpace, settings: Settings):
         self.settings = settings
         self.n_numeric = space.n_numeric
         self.gaussian = GaussianActor(space.n_numeric, 0.5, settings.init_std, settings.min_std, settings.max_std)
         self.categorical = CategoricalActors(space.category_sizes, settings.max_prob_ratio)
-        # the other components start at means spread over the middle of the box, so that they split the window
-        self.extra: list[tuple[GaussianActor, CategoricalActors]] = []
-        for _ in range(settings.policy_components - 1):
-            assert rng is not None, "a mixture policy needs a random generator for its starting means"
-            gaussian = GaussianActor(space.n_numeric, 0.5, settings.init_std, settings.min_std, settings.max_std)
-            gaussian.mean = rng.uniform(0.25, 0.75, space.n_numeric)
-            self.extra.append((gaussian, CategoricalActors(space.category_sizes, settings.max_prob_ratio)))
         self.n_updates = 0
 
-    @property
-    def components(self) -> list[tuple[GaussianActor, CategoricalActors]]:
-        return [(self.gaussian, self.categorical), *getattr(self, "extra", [])]
-
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """(n, dim) latent rows x ~ pi (a component drawn uniformly for each row)."""
-        components = self.components
-        if len(components) == 1:
-            return np.hstack([self.gaussian.sample(rng, n), self.categorical.sample(rng, n)])
-        which = rng.integers(0, len(components), n)
-        rows = np.empty((n, self.n_numeric + len(self.categorical)))
-        for k, (gaussian, categorical) in enumerate(components):
-            mine = which == k
-            m = int(mine.sum())
-            rows[mine] = np.hstack([gaussian.sample(rng, m), categorical.sample(rng, m)])
-        return rows
-
-    def _component_log_probs(self, x: np.ndarray) -> np.ndarray:
-        """(n, K): log pi_k(x) of each row under each component."""
-        d = self.n_numeric
-        return np.stack([g.log_prob(x[:, :d]) + c.log_prob(x[:, d:]).sum(1) for g, c in self.components], axis=1)
+        """(n, dim) latent rows x ~ pi."""
+        return np.hstack([self.gaussian.sample(rng, n), self.categorical.sample(rng, n)])
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
-        """log pi(x) for each row: the actors' log-probabilities add up (and mix over components)."""
-        log_p = self._component_log_probs(x)
-        top = log_p.max(axis=1)
-        return top + np.log(np.exp(log_p - top[:, None]).mean(axis=1))
+        """log pi(x) for each row: the actors' log-probabilities add up."""
+        return self.gaussian.log_prob(x[:, : self.n_numeric]) + self.categorical.log_prob(x[:, self.n_numeric :]).sum(1)
 
     def warm_start(self, mean: np.ndarray, std: np.ndarray, logits: list[np.ndarray | None]) -> None:
         """Starts from an earlier search's policy where it has one (NaN or None: keep the prior)."""
         known = ~np.isnan(mean)
-        for gaussian, categorical in self.components:
-            gaussian.mean[known] = np.clip(mean[known], 0.0, 1.0)
-            gaussian.log_std[known] = np.clip(np.log(std[known]), gaussian.min_log_std, gaussian.max_log_std)
-            for choice, theta in zip(categorical, logits, strict=True):
-                if theta is not None:
-                    choice.logits[:] = floor_logits(np.asarray(theta, dtype=float), categorical.max_prob_ratio)
+        self.gaussian.mean[known] = np.clip(mean[known], 0.0, 1.0)
+        self.gaussian.log_std[known] = np.clip(np.log(std[known]), self.gaussian.min_log_std, self.gaussian.max_log_std)
+        for choice, theta in zip(self.categorical, logits, strict=True):
+            if theta is not None:
+                choice.logits[:] = floor_logits(np.asarray(theta, dtype=float), self.categorical.max_prob_ratio)
 
     def update(self, x: np.ndarray, rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
         """One policy-gradient step on the window (x_i, r_i); ``active`` (n, dim) says which
@@ -114,16 +83,10 @@ class Policy:
         Returns the utilities of the whole window (for logging)."""
         s = self.settings
         window_u = rank_utilities(rewards)  # advantage A_i = u(rank of r_i), baseline = mean utility
-        components = self.components
-        assigned = np.zeros(x.shape[0], int) if len(components) == 1 else self._component_log_probs(x).argmax(1)
+        # an actor active in only some rows ranks those rows among themselves: A_ij
+        u = np.broadcast_to(window_u[:, None], active.shape) if active.all() else masked_utilities(rewards, active)
+        self.gaussian.update(x[:, : self.n_numeric], u[:, : self.n_numeric], s.lr_mean, s.lr_std, s.entropy_coef)
         cat = slice(self.n_numeric, None)
-        for k, (gaussian, categorical) in enumerate(components):
-            mine = active if len(components) == 1 else active & (assigned == k)[:, None]
-            if len(components) > 1 and (assigned == k).sum() < 2:
-                continue  # a component explains too few results to rank them
-            # an actor active in only some rows ranks those rows among themselves: A_ij
-            u = np.broadcast_to(window_u[:, None], mine.shape) if mine.all() else masked_utilities(rewards, mine)
-            gaussian.update(x[:, : self.n_numeric], u[:, : self.n_numeric], s.lr_mean, s.lr_std, s.entropy_coef)
-            categorical.update(x[:, cat], u[:, cat], mine[:, cat], s.lr_logits, s.entropy_coef)
+        self.categorical.update(x[:, cat], u[:, cat], active[:, cat], s.lr_logits, s.entropy_coef)
         self.n_updates += 1
         return window_u

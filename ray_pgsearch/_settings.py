@@ -63,8 +63,6 @@ class Settings:
         prior_halflife: results of this search after which the prior's weight has halved.
         restart_after: results in a row without a new best (of trials asked after it) after which the
             search starts over from a fresh policy and an empty window, keeping its best config (0: never).
-        policy_components: the policy's mixture components, each with its own Gaussians and logits and
-            learning from the window's results it explains best (1: one factorized policy).
 
     Policy (latent units):
         init_std, min_std, max_std: the Gaussians' standard deviation at the start, floor and ceiling.
@@ -90,7 +88,6 @@ class Settings:
     gp_max_pending: int = 1024
     prior_halflife: float = 10.0
     restart_after: int = 0
-    policy_components: int = 1
     init_std: float = 0.3
     min_std: float = 0.02
     max_std: float = 1.0
@@ -108,7 +105,6 @@ class Settings:
         _check_int("gp_rerank", self.gp_rerank, 0)
         _check_int("gp_max_pending", self.gp_max_pending, 0)
         _check_int("restart_after", self.restart_after, 0)
-        _check_int("policy_components", self.policy_components, 1)
         _check_int("prior_candidates_in_flight", self.prior_candidates_in_flight, 1)
         _check_real("gamma", self.gamma, 0.0, 1.0, open_low=True, open_high=True)
         _check_real("bandwidth", self.bandwidth, 0.0, open_low=True)
