@@ -72,7 +72,6 @@ ORDER = (
     "pgsearcher_no_prior_candidates",
     "pgsearcher_prior_candidates",
     "pgsearcher_restarts",
-    "pgsearcher_ties",
 )
 HALVES = (DEV, HELD_OUT)
 ASYNC = "32x8,100x8,100x1"

@@ -374,8 +374,6 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
     "pgsearcher_restarts": lambda seed, budget, concurrency: _pgsearcher(
         seed, budget, concurrency, restart_after=128, prior_candidates=0.0
     ),
-    # the default (the same code under another name, for a cache next to the earlier code's runs)
-    "pgsearcher_ties": _pgsearcher,
 }
 
 

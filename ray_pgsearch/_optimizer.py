@@ -93,24 +93,6 @@ def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def _split(rows: np.ndarray, rewards: np.ndarray, n_good: int) -> tuple[Points, Points]:
-    """The rows of the ``n_good`` best rewards against the rest. Rewards equal to the n_good-th best
-    share its places: each such row counts good at weight (places left) / (rows tied) and bad at the
-    rest, so equal results weigh the same whatever order they came in (the good group's mass stays n_good)."""
-    order = (-rewards).argsort(kind="stable")
-    if not 0 < n_good < rewards.size or rewards[order[n_good]] != rewards[order[n_good - 1]]:
-        return Points.of(rows[order[:n_good]]), Points.of(rows[order[n_good:]])
-    edge = rewards[order[n_good - 1]]
-    n_above, n_tied = int((rewards > edge).sum()), int((rewards == edge).sum())
-    share = (n_good - n_above) / n_tied
-    tied = rewards[order] == edge
-    good, bad = order[: n_above + n_tied], order[n_above:]
-    return (
-        Points(rows[good], np.where(tied[: n_above + n_tied], share, 1.0)),
-        Points(rows[bad], np.where(tied[n_above:], 1.0 - share, 1.0)),
-    )
-
-
 class PGOptimizer:
     """Policy-gradient search over a Tune search space, through ask/tell."""
 
@@ -321,9 +303,10 @@ class PGOptimizer:
             return None
         rewards = self._scalarize(rewards)
         n_good = max(1, int(math.ceil(self.settings.gamma * rewards.size))) if rewards.size else 0
+        order = (-rewards).argsort(kind="stable")
         view = self._model_view
-        best, rest = _split(view(rows), rewards, n_good)
-        good, bad = [best], [rest]
+        good = [Points.of(view(rows[order[:n_good]]))]
+        bad = [Points.of(view(rows[order[n_good:]]))]
         if self.pending:
             bad.append(self._pending_points())
         if running is not None:

@@ -211,24 +211,6 @@ def test_many_pending_trials_cost_a_bounded_model():
     assert bad.mass == pytest.approx(32 - good.rows.shape[0] + 200 * opt.settings.pending_weight)
 
 
-def test_equal_results_at_the_good_groups_edge_share_its_places_whatever_their_order():
-    """Results equal to the last good one count good and bad at the same fractions (the places left
-    over the rows tied), so the model does not call the first of equal results good and the later
-    ones bad; the good group's mass stays the gamma quantile's count."""
-    opt = PGOptimizer(SPACE, seed=0, n_startup=0, gamma=0.25)  # 20 results: 5 good places
-    configs = [opt.ask() for _ in range(20)]
-    values = [0.0, 0.5] + [1.0] * 8 + [2.0] * 10  # 2 above the edge, 8 tied at it for 3 places
-    for config, value in zip(configs, values, strict=True):
-        opt.tell(config, value)
-    good, bad = opt._groups()
-    assert good.mass == pytest.approx(5.0) and bad.mass == pytest.approx(15.0)
-    assert good.rows.shape[0] == 10 and bad.rows.shape[0] == 18
-    assert sorted(good.weights) == pytest.approx([3 / 8] * 8 + [1.0] * 2)
-    assert sorted(bad.weights) == pytest.approx([5 / 8] * 8 + [1.0] * 10)
-    tied = {opt.space.encode(c).tobytes() for c, v in zip(configs, values, strict=True) if v == 1.0}
-    assert {r.tobytes() for r, w in zip(good.rows, good.weights, strict=True) if w < 1} == tied
-
-
 def test_the_gp_reranks_with_many_trials_running_from_the_eight_asked_last():
     """With 64 trials running, the Gaussian process still reorders the proposals, and only the 8
     running trials asked last enter it (here as believers: none has reported), so the cost of an
