@@ -8,6 +8,9 @@
         --out experiments/results/prior_candidates --jobs 2 --paired \
         pgsearcher_no_prior_candidates:pgsearcher_prior_candidates,pgsearcher_no_prior_candidates:pgsearcher,\
 tpe:pgsearcher,hebo:pgsearcher
+    python -m experiments.external --report-only --report-searchers tpe,hebo,pgsearcher \
+        --cache experiments/results/cache/prior_candidates --out experiments/results/prior_candidates_peers \
+        --paired tpe:pgsearcher,hebo:pgsearcher --jobs 2    # the same runs, ranked among the three peers only
     python -m experiments.external --plan restarts --cache experiments/results/cache/restarts \
         --out experiments/results/restarts --paired pgsearcher_no_prior_candidates:pgsearcher_restarts \
         --jobs 2                                                     # RESTARTS
@@ -136,7 +139,7 @@ RESTARTS = (
 # there); and HEBO in batch mode (a batch per model fit of as many configs as run at once): with TPE at
 # 32 at once (2 seeds), alone at 64 at once (4 seeds) and at 128 at once (2 seeds on the held-out half,
 # 1 on the development half; 50-200 s per run); last, Bayesmark's problems under the challenge's protocol
-# with TPE and the default at 10 seeds and HEBO at 5 (about 70 s per run), so that the order of the three
+# with TPE and the default at 20 seeds and HEBO at 10 (about 70 s per run), so that the order of the three
 # does not rest on a few seeds of one problem.
 _PRIOR_CANDIDATE_ARMS = ("pgsearcher_no_prior_candidates", "pgsearcher_prior_candidates", "pgsearcher")
 PRIOR_CANDIDATES = (
@@ -151,8 +154,8 @@ PRIOR_CANDIDATES = (
     Stage(("hebo",), "ours,bbob,bbob_mixint", "640x64", 4),
     Stage(("hebo",), "ours:held_out,bbob:held_out,bbob_mixint:held_out", "1280x128", 2),
     Stage(("hebo",), "ours:dev,bbob:dev,bbob_mixint:dev", "1280x128", 1),
-    Stage(("tpe", "pgsearcher"), "bayesmark", CHALLENGE, 10),
-    Stage(("hebo",), "bayesmark", CHALLENGE, 5),
+    Stage(("tpe", "pgsearcher"), "bayesmark", CHALLENGE, 20),
+    Stage(("hebo",), "bayesmark", CHALLENGE, 10),
 )
 PLANS = {"external": PLAN, "restarts": RESTARTS, "prior_candidates": PRIOR_CANDIDATES}
 
