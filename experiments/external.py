@@ -75,8 +75,6 @@ ORDER = (
     "pgsearcher_no_prior_candidates",
     "pgsearcher_prior_candidates",
     "pgsearcher_restarts",
-    "pgsearcher_startup6",
-    "pgsearcher_startup16",
 )
 HALVES = (DEV, HELD_OUT)
 ASYNC = "32x8,100x8,100x1"

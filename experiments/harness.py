@@ -374,9 +374,6 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
     "pgsearcher_restarts": lambda seed, budget, concurrency: _pgsearcher(
         seed, budget, concurrency, restart_after=128, prior_candidates=0.0
     ),
-    # a shorter and a longer startup design (Settings.n_startup, default 10)
-    "pgsearcher_startup6": lambda seed, budget, concurrency: _pgsearcher(seed, budget, concurrency, n_startup=6),
-    "pgsearcher_startup16": lambda seed, budget, concurrency: _pgsearcher(seed, budget, concurrency, n_startup=16),
 }
 
 
