@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Brings up a real Slurm cluster of four emulated nodes (n1..n4, 16 logical CPUs each) on this one
-# machine, for the Slurm tests (tests/test_slurm.py: 2-node jobs of 2 CPUs per node, and a 4-node job
+# machine, for the Slurm tests (tests/integration/test_slurm.py: 2-node jobs of 2 CPUs per node, and a 4-node job
 # of 16 CPUs per node, 64 trials in flight). Idempotent: running it again keeps what already runs, and
 # restarts the daemons only when the generated slurm.conf changed (e.g. from an earlier 2-node one).
 #

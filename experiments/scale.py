@@ -29,7 +29,8 @@ What it does:
   Tune (``callback_costs``), and the searcher checkpoint's size and ``save()`` time after 1,000 /
   3,000 / 10,000 finished trials with 256 pending (``checkpoint_cost``).
 
-``RayCluster``, ``Setup`` and ``run_arm`` are reused by tests/test_scale.py; tests/test_slurm.py runs
+``RayCluster``, ``Setup`` and ``run_arm`` are reused by tests/integration/test_scale.py;
+tests/integration/test_slurm.py runs
 ``--drive SPEC`` (a spec without an address uses ``RAY_ADDRESS``) as the driver of a Slurm job.
 The driver's ``ray_pgsearch`` is the first one on ``PYTHONPATH``, else the project's.
 """

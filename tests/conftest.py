@@ -9,17 +9,20 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_INIT", "1")
 
 import pytest  # noqa: E402
 
-# Test modules that drive outside machinery: a Slurm cluster, several Ray nodes, drivers killed mid-run.
-_INTEGRATION_MODULES = {"test_slurm.py", "test_restore.py", "test_scale.py"}
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+# The tests by layer, one folder each: unit (the library without Ray's runtime), tune (real Ray Tune
+# runs on a local Ray), integration (outside machinery: a Slurm cluster, several Ray nodes, drivers
+# killed mid-run) and experiments (the benchmark lab).
+_LAYERS = ("unit", "tune", "integration", "experiments")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test that starts Ray Tune (the ``ray_local`` fixture) is slow; every test of an
-    integration module is slow and integration. ``pytest -m "not slow"`` is the fast lane."""
+    """Every test that starts Ray Tune (the ``ray_local`` fixture) is slow; every integration
+    test is slow and integration. ``pytest -m "not slow"`` is the fast lane."""
     for item in items:
         if "ray_local" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
-        if item.path.name in _INTEGRATION_MODULES:
+        if item.path.parent.name == "integration":
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.integration)
 
@@ -31,8 +34,8 @@ def ray_local():
     import ray
 
     # Ray workers inherit this environment: let them import the trainables of the test modules.
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))
+    folders = [os.path.join(_TESTS, layer) for layer in _LAYERS]
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [*folders, os.environ.get("PYTHONPATH")]))
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()

@@ -4,7 +4,7 @@ mid-run (no Slurm needed for that one).
 
 The Slurm tests need a Slurm cluster with idle nodes (2 nodes; the 4-node test: 4 nodes of 16 CPUs);
 on one Debian machine (root) bring up the emulated one first:  bash .ci/slurm-up.sh   (then:
-python -m pytest -q tests/test_slurm.py). Everything these tests start they stop by PID (never
+python -m pytest -q tests/integration/test_slurm.py). Everything these tests start they stop by PID (never
 `ray stop`: other Ray clusters may share the host).
 """
 
@@ -25,7 +25,7 @@ import pytest
 
 from experiments.scale import RayCluster, Setup, descendants, process_name
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SBATCH = os.path.join(ROOT, "slurm", "pgsearch.sbatch")
 
 
@@ -33,7 +33,7 @@ def _how_to(nodes: int, cpus: int) -> str:
     return (
         f"no Slurm cluster with {nodes} idle nodes of at least {cpus} CPUs (sinfo): bring the emulated one up "
         "with `bash .ci/slurm-up.sh` (root, Debian 12; 4 nodes of 16 CPUs), then run "
-        "`python -m pytest -q tests/test_slurm.py` (see slurm/README.md)"
+        "`python -m pytest -q tests/integration/test_slurm.py` (see slurm/README.md)"
     )
 
 
@@ -227,7 +227,7 @@ def test_a_killed_ray_node_loses_no_trial(tmp_path):
         driver = subprocess.Popen(
             [
                 sys.executable,
-                os.path.join(ROOT, "tests", "ray_fault_driver.py"),
+                os.path.join(ROOT, "tests", "integration", "ray_fault_driver.py"),
                 storage,
                 name,
                 str(num_samples),

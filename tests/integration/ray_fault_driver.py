@@ -1,7 +1,7 @@
-"""Driver of the node-failure test (tests/test_slurm.py): PGSearcher on an existing Ray cluster
+"""Driver of the node-failure test (tests/integration/test_slurm.py): PGSearcher on an existing Ray cluster
 (RAY_ADDRESS) with a trainable that checkpoints every step, FailureConfig(max_failures=3).
 
-    RAY_ADDRESS=ip:port python tests/ray_fault_driver.py STORAGE NAME NUM_SAMPLES SUMMARY.json
+    RAY_ADDRESS=ip:port python tests/integration/ray_fault_driver.py STORAGE NAME NUM_SAMPLES SUMMARY.json
 
 Each result carries ``node_tag`` (the FAULT_TEST_NODE variable of the raylet that started the worker),
 the Ray node id, and ``start_step`` (the step the trial resumed from, 0 when it started fresh).

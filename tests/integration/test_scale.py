@@ -9,7 +9,7 @@ at a start barrier so that all 128 trial actors come up) are those of the scale 
 (``python -m experiments.scale``). Each trial's Ray worker holds about 115 MB, so the test needs
 about 16 GiB of free memory; it skips with a hint when there is less.
 
-    python -m pytest -q tests/test_scale.py      # about 6-10 minutes on a loaded 2-core machine
+    python -m pytest -q tests/integration/test_scale.py      # about 6-10 minutes on a loaded 2-core machine
 """
 
 from __future__ import annotations
