@@ -136,10 +136,12 @@ class Run:
 
 
 def roundtrip(opt: PGOptimizer) -> PGOptimizer:
-    """The optimizer written to a checkpoint and read back, as a restore after a crash does."""
-    import pickle
+    """The optimizer written to a checkpoint file and read back, as a restore after a crash does."""
+    import tempfile
 
-    return pickle.loads(pickle.dumps(opt))
+    with tempfile.TemporaryDirectory() as tmp:
+        opt.save(f"{tmp}/optimizer.ckpt")
+        return PGOptimizer.load(f"{tmp}/optimizer.ckpt")
 
 
 def scenario_sequential() -> str:
@@ -223,7 +225,7 @@ def scenario_failures() -> str:
 def scenario_warm_start() -> str:
     first = Run(PGOptimizer(MIXED, "min", seed=8), mixed_loss, 4)
     first.steps(120)
-    run = Run(PGOptimizer(SHIFTED, "min", seed=9, prior=first.opt), shifted_loss, 8)
+    run = Run(PGOptimizer(SHIFTED, "min", seed=9, warm_start=first.opt), shifted_loss, 8)
     run.steps(200)
     return run.finish()
 
@@ -241,7 +243,9 @@ def scenario_checkpoint() -> str:
 
 def scenario_restarts() -> str:
     """The search starts over after 40 results without a new best, with 8 trials pending."""
-    run = Run(PGOptimizer(MIXED, "min", seed=13, restart_after=40), mixed_loss, 8)
+    from experiments.restarts import Restarts
+
+    run = Run(PGOptimizer(MIXED, "min", seed=13, extensions=[Restarts(40)]), mixed_loss, 8)
     run.steps(300)
     return run.finish()
 

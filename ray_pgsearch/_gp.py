@@ -7,9 +7,9 @@ the best result so far. The process is kept cheap and robust: the results are tu
 scores by rank (a Gaussian copula, so heavy tails and outliers do not dominate), the kernel is a
 Matern-5/2 on the numeric z's with one length scale, plus one unit of squared distance per choice
 that differs, and the length scale and noise are picked from a small grid by the marginal
-likelihood. It sees at most 48 results (the 32 best and the 16 most recent of the window) and 8
-running trials, so a fit costs little, and the same at trial 100 and trial 10,000 and with 8 or
-256 trials running.
+likelihood. ``_rerank`` feeds it a bounded set of results (the window's best and latest, and a few
+running trials), so a fit costs the same at trial 100 and trial 10,000 and with 8 or 256 trials
+running.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from ._util import mean_ranks
 
 __all__ = ["GaussianProcess", "expected_improvement", "normal_scores"]
 
-LENGTH_SCALES = (0.05, 0.1, 0.2, 0.4, 0.8)  # latent units
-NOISES = (1e-3, 1e-1)  # variance, in units of the normal scores' variance
 _STANDARD_NORMAL = NormalDist()
 _ERFC = np.frompyfunc(math.erfc, 1, 1)
 
@@ -53,9 +51,13 @@ def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.n
 
 @dataclass
 class GaussianProcess:
-    """A GP on latent rows (numeric z's first, then category indices) with a unit prior variance."""
+    """A GP on latent rows (numeric z's first, then category indices) with a unit prior variance;
+    ``select`` picks its length scale (latent units) and noise variance (in units of the normal
+    scores' variance) from the grids."""
 
     n_numeric: int
+    length_scales: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8)
+    noises: tuple[float, ...] = (1e-3, 1e-1)
     length_scale: float = 0.2
     noise: float = 1e-3
 
@@ -103,9 +105,9 @@ class GaussianProcess:
         """Picks length scale and noise from the grid by the marginal likelihood of (x, y)."""
         d2, differ = self._distances(x, x)
         best = (-np.inf, self.length_scale, self.noise)
-        for length_scale in LENGTH_SCALES:
+        for length_scale in self.length_scales:
             k = _matern52(d2 / length_scale**2 + differ)
-            for noise in NOISES:
+            for noise in self.noises:
                 chol = _bordered_cholesky(k, y, noise)
                 lml = -np.inf if chol is None else _log_likelihood(chol, y.size)
                 if lml > best[0]:

@@ -70,14 +70,14 @@ class Points:
 class ParzenModel:
     """Product-kernel densities over latent rows: Gaussian kernels on the numeric z's (one bandwidth
     h = bandwidth * (m + 1)^(-1/(d+4)) for a group of total weight m in d dimensions), Aitchison-Aitken
-    kernels on the category indices, and one uniform prior point in each group."""
+    kernels on the category indices, and one uniform point in each group."""
 
-    def __init__(self, n_numeric: int, category_sizes: list[int], bandwidth: float, cat_prior: float):
+    def __init__(self, n_numeric: int, category_sizes: list[int], bandwidth: float, category_smoothing: float):
         self.n_numeric = n_numeric
         self.category_sizes = category_sizes
         self.bandwidth = bandwidth
-        self.cat_prior = cat_prior
-        self.log_prior = -float(np.sum(np.log(category_sizes))) if category_sizes else 0.0
+        self.category_smoothing = category_smoothing
+        self.log_uniform = -float(np.sum(np.log(category_sizes))) if category_sizes else 0.0
         # (latent column, first one-hot feature, size) of each choice with more than one category
         self._choices: list[tuple[int, int, int]] = []
         offset = 2 * n_numeric + 1
@@ -88,22 +88,22 @@ class ParzenModel:
         self._n_features = offset
 
     def _bandwidth(self, m: float) -> float:
-        """h = bandwidth * (m + 1)^(-1/(d+4)) for a group of total weight m (plus the prior point)."""
+        """h = bandwidth * (m + 1)^(-1/(d+4)) for a group of total weight m (plus the uniform point)."""
         return self.bandwidth * (m + 1) ** (-1.0 / (self.n_numeric + len(self.category_sizes) + 4))
 
     def _smoothing(self, size: np.ndarray, m: float) -> np.ndarray:
-        """lam = (K - 1) w / (1 + K w), w = cat_prior / (m + 1): the mass a category kernel of a group
+        """lam = (K - 1) w / (1 + K w), w = category_smoothing / (m + 1): the mass a category kernel of a group
         of total weight m gives the K - 1 other categories, when it weighs its own category 1 and every
         category w."""
-        w = self.cat_prior / (m + 1)
+        w = self.category_smoothing / (m + 1)
         return (size - 1) * w / (1 + size * w)
 
-    def sample(self, rng: np.random.Generator, points: Points, n: int, prior: float = 0.0) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, points: Points, n: int, uniform: float = 0.0) -> np.ndarray:
         """n rows drawn from the kernel density of ``points``: a point drawn by weight, its numeric
         z's moved by N(0, h^2) and reflected into [0, 1], each category kept with probability 1 - lam;
-        coordinates the point does not know drawn uniformly. With a ``prior`` weight, each row is
-        instead a uniform draw with probability prior / (m + prior): with 1, the rows come from the
-        mixture ``log_density`` scores, its uniform prior point included."""
+        coordinates the point does not know drawn uniformly. With a ``uniform`` weight, each row is
+        instead a uniform draw with probability uniform / (m + uniform): with 1, the rows come from the
+        mixture ``log_density`` scores, its uniform point included."""
         cdf = np.cumsum(points.weights)
         cdf /= cdf[-1]
         pick = cdf.searchsorted(rng.random(n), side="right")  # rng.choice(len, n, p=weights / sum), its draws
@@ -117,18 +117,18 @@ class ParzenModel:
         rows[:, self.n_numeric :] = np.where(move, (categories + shift) % sizes, categories)
         if points.known is not None:
             rows = np.where(~points.known[pick], self._uniform(rng, n), rows)
-        if prior > 0.0:
-            from_prior = rng.random(n) < prior / (points.mass + prior)
-            rows[from_prior] = self._uniform(rng, int(from_prior.sum()))
+        if uniform > 0.0:
+            drawn = rng.random(n) < uniform / (points.mass + uniform)
+            rows[drawn] = self._uniform(rng, int(drawn.sum()))
         return rows
 
     def _uniform(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """n rows of the uniform prior: z ~ U(0, 1), every category equally likely."""
+        """n rows drawn uniformly: z ~ U(0, 1), every category equally likely."""
         return np.hstack([rng.random((n, self.n_numeric)), rng.integers(0, self._sizes, (n, self._sizes.size))])
 
     def log_density(self, candidates: np.ndarray, points: Points) -> np.ndarray:
-        """log p(x) for each candidate row: p(x) = (sum_i w_i k(x, x_i) + prior) / (sum_i w_i + 1),
-        k a product of Gaussian kernels on the known numeric z's, category kernels on the known
+        """log p(x) for each candidate row: p(x) = (sum_i w_i k(x, x_i) + u(x)) / (sum_i w_i + 1), u the
+        uniform density, k a product of Gaussian kernels on the known numeric z's, category kernels on the known
         categories, and the uniform density on every coordinate the point does not know."""
         return self._log_density(self._features(candidates), points)
 
@@ -210,5 +210,5 @@ class ParzenModel:
         # log w_i k(x, x_i), one row per point and one column per candidate
         log_k = self._coefficients(points) @ features.T
         if not log_k.shape[0]:
-            return np.full(log_k.shape[1], self.log_prior - np.log(points.mass + 1))
-        return np.logaddexp(_logsumexp_columns(log_k), self.log_prior) - np.log(points.mass + 1)
+            return np.full(log_k.shape[1], self.log_uniform - np.log(points.mass + 1))
+        return np.logaddexp(_logsumexp_columns(log_k), self.log_uniform) - np.log(points.mass + 1)

@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from ._actors import CategoricalActors, GaussianActor
-from ._settings import Settings
+from ._settings import PolicySettings
 from ._space import SearchSpace
 from ._util import floor_logits, tie_counts
 
@@ -53,12 +53,32 @@ def masked_utilities(rewards: np.ndarray, active: np.ndarray) -> np.ndarray:
 class Policy:
     """One Gaussian actor over the numeric latents and a softmax over each choice's categories."""
 
-    def __init__(self, space: SearchSpace, settings: Settings):
+    def __init__(self, space: SearchSpace, settings: PolicySettings):
         self.settings = settings
         self.n_numeric = space.n_numeric
-        self.gaussian = GaussianActor(space.n_numeric, 0.5, settings.init_std, settings.min_std, settings.max_std)
-        self.categorical = CategoricalActors(space.category_sizes, settings.max_prob_ratio)
+        self._sizes = space.category_sizes
         self.n_updates = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the cold start: every Gaussian at the middle of its range, every choice uniform
+        (the count of updates goes on: it is TensorBoard's step)."""
+        s = self.settings
+        self.gaussian = GaussianActor(self.n_numeric, 0.5, s.init_std, s.min_std, s.max_std)
+        self.categorical = CategoricalActors(self._sizes, s.max_prob_ratio)
+
+    def state(self) -> dict[str, np.ndarray | int]:
+        return {
+            "mean": self.gaussian.mean.copy(),
+            "log_std": self.gaussian.log_std.copy(),
+            "logits": self.categorical.logits.copy(),
+            "n_updates": self.n_updates,
+        }
+
+    def load(self, state: dict) -> None:
+        self.gaussian.mean, self.gaussian.log_std = state["mean"].copy(), state["log_std"].copy()
+        self.categorical.logits = state["logits"].copy()
+        self.n_updates = int(state["n_updates"])
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """(n, dim) latent rows x ~ pi."""
@@ -68,8 +88,8 @@ class Policy:
         """log pi(x) for each row: the actors' log-probabilities add up."""
         return self.gaussian.log_prob(x[:, : self.n_numeric]) + self.categorical.log_prob(x[:, self.n_numeric :]).sum(1)
 
-    def warm_start(self, mean: np.ndarray, std: np.ndarray, logits: list[np.ndarray | None]) -> None:
-        """Starts from an earlier search's policy where it has one (NaN or None: keep the prior)."""
+    def start_from(self, mean: np.ndarray, std: np.ndarray, logits: list[np.ndarray | None]) -> None:
+        """Starts from an earlier search's policy where it has one (NaN or None: keep the cold start)."""
         known = ~np.isnan(mean)
         self.gaussian.mean[known] = np.clip(mean[known], 0.0, 1.0)
         self.gaussian.log_std[known] = np.clip(np.log(std[known]), self.gaussian.min_log_std, self.gaussian.max_log_std)

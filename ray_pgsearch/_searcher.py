@@ -5,10 +5,12 @@ What reaches the policy (the documented rule):
 * A trial that completes normally or is stopped by a scheduler is learned from with the metric of
   its last result; when that value is missing or not a finite number, the last finite value the
   trial reported through ``on_trial_result`` is used instead.
-* A trial that errored (``error=True``), or that never reported a finite value of the metric
-  (NaN, inf, None, a string, or no metric at all), is not learned from: it is counted in
-  ``n_failed`` and never reaches the gradient or the model. When several trials in a row end that
-  way, PGSearcher logs one warning that names the metric.
+* A trial that errored (``error=True``), or whose metric was NaN or infinite with no finite value
+  before, failed: its config joins the failure model (``_failures``), which steers proposals away
+  from where trials fail; it never reaches the gradient. A trial that never reported the metric
+  (None, a string, no metric at all, or stopped by a scheduler before its first result) is not
+  learned from at all. Both count in ``n_failed``; when several trials in a row end without a
+  finite value, PGSearcher logs one warning that names the metric.
 * A trial stopped by a scheduler at iteration r, before the longest trials' length, counts with its
   rung-aware value (``_rungs``): its quantile among the values trials reported at r, mapped to the
   same quantile of the values at the longest length.
@@ -23,53 +25,33 @@ only fill in what the constructor left open when the searcher has its own space.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
-import pickle
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ray.tune.result import DEFAULT_METRIC
 from ray.tune.search import Searcher
 
-from ._optimizer import PGOptimizer, as_reward
-from ._prior import as_list, load_prior, optimizer_of
+from . import _checkpoint
+from ._extension import Extension
+from ._legacy import read_legacy
+from ._optimizer import PGOptimizer
 from ._settings import Settings
+from ._snapshot import Snapshot, as_list, snapshot_of
 from ._space import SearchSpace
+from ._state import check_space
+from ._trials import LiveTrial, check_metric_mode, decode_live, diverged, encode_live, limited, metric_value
 from ._util import copy_config, seconds
+from ._view import SearchView
+from ._warm_start import WarmStart
 
 __all__ = ["PGSearcher"]
 
 logger = logging.getLogger(__name__)
 
-_STATE_FORMAT = 2
 _NONFINITE_STREAK_WARNING = 3  # completions in a row without a finite metric value before the warning
-
-
-@dataclass
-class _LiveTrial:
-    """A suggested trial that has not completed: its config and its latest finite metric value."""
-
-    config: dict
-    value: Any = None
-    iteration: int | None = None
-
-
-def _check_metric_mode(metric: Any, mode: Any) -> None:
-    """ValueError unless mode is "min"/"max" (or a list of them, one per metric of a list)."""
-    modes = mode if isinstance(mode, (list, tuple)) else [mode]
-    if mode is not None and (not modes or any(m not in ("min", "max") for m in modes)):
-        raise ValueError(f"mode must be 'min' or 'max', or a list of them (one per metric), got {mode!r}")
-    if metric is not None:
-        metrics = metric if isinstance(metric, (list, tuple)) else [metric]
-        if not metrics or any(not isinstance(m, str) for m in metrics):
-            raise ValueError(f"metric must be a name or a list of names, got {metric!r}")
-        if mode is not None and (
-            isinstance(metric, (list, tuple)) != isinstance(mode, (list, tuple)) or len(metrics) != len(modes)
-        ):
-            raise ValueError(f"metric {metric!r} and mode {mode!r} need one mode per metric")
 
 
 class PGSearcher(Searcher):
@@ -93,15 +75,29 @@ class PGSearcher(Searcher):
             every update.
         constraint: a picklable function config -> bool; configs it refuses are never suggested
             (``points_to_evaluate`` excepted), and the best config reported always satisfies it.
-        prior: an earlier search to start from (warm start): a Tune experiment directory, a searcher
-            checkpoint file, a ``PGSearcher`` or ``PGOptimizer``, or a list of them. The policy starts
-            from the earlier one where the spaces share parameters (matched by key path, mapped through
-            their values), and the earlier results join the model at a weight that halves every
-            ``prior_halflife`` results and falls when this search's results disagree with them.
-            A source that is not a PGSearcher checkpoint, or that shares no parameter with the space,
-            raises a ValueError.
-        settings: a ``ray_pgsearch.Settings``; keyword ``overrides`` (e.g. ``n_startup=10``) replace
-            single fields of it (or of the defaults).
+        warm_start: an earlier search to start from (a Tune experiment directory, a searcher
+            checkpoint file, a ``PGSearcher``, ``PGOptimizer`` or ``Snapshot``, or a list of them):
+            its policy and results, mapped by key path and value (see the user guide); a ValueError
+            when it holds no search or shares no parameter with the space.
+        settings: a ``ray_pgsearch.Settings``; keyword ``overrides`` replace groups of it, as objects
+            or dicts of their fields (``model={"gamma": 0.2}``).
+        extensions: ``Extension`` objects the optimizer calls at fixed points of ask and tell.
+
+    Example::
+
+        from ray import tune
+        from ray_pgsearch import PGSearcher
+
+        def train(config):
+            return {"loss": (config["lr"] - 0.01) ** 2 + (config["act"] != "relu")}
+
+        tuner = tune.Tuner(
+            train,
+            param_space={"lr": tune.loguniform(1e-4, 1e-1), "act": tune.choice(["relu", "tanh"])},
+            tune_config=tune.TuneConfig(search_alg=PGSearcher(seed=0), metric="loss", mode="min",
+                                        num_samples=40, max_concurrent_trials=4, reuse_actors=True),
+        )
+        best = tuner.fit().get_best_result().config
     """
 
     def __init__(
@@ -115,14 +111,19 @@ class PGSearcher(Searcher):
         log_dir: str | None = None,
         log_every_s: float = 1.0,
         constraint: Callable[[dict], bool] | None = None,
-        prior: Any = None,
+        warm_start: Any = None,
         settings: Settings | None = None,
+        *,
+        extensions: Sequence[Extension] = (),
         **overrides: Any,
     ):
-        _check_metric_mode(metric, mode)
+        check_metric_mode(metric, mode)
         metric = list(metric) if isinstance(metric, tuple) else metric
         mode = list(mode) if isinstance(mode, tuple) else mode
         super().__init__(metric=metric, mode=mode)  # type: ignore[arg-type]
+        if "prior" in overrides:
+            warnings.warn("prior= is now warm_start= (the old name goes away next release)", DeprecationWarning, 2)
+            warm_start = overrides.pop("prior")
         self._settings = Settings.from_args(settings, **overrides)
         points = list(points_to_evaluate or [])
         if evaluated_rewards is not None and len(evaluated_rewards) != len(points):
@@ -131,8 +132,11 @@ class PGSearcher(Searcher):
         self._log_dir = log_dir
         self._log_every_s = seconds("log_every_s", log_every_s)
         self._constraint = constraint
-        # the earlier searches themselves, so a restore or requeue never needs their files again
-        self._prior = None if prior is None else [copy.deepcopy(optimizer_of(p)) for p in as_list(prior)]
+        self._extensions = list(extensions)
+        # the earlier searches' snapshots, so a restore or requeue never needs their files again
+        self._warm_start: list[Snapshot] | None = None
+        if warm_start is not None:
+            self._warm_start = [snapshot_of(source) for source in as_list(warm_start)]
         self._user_points = points  # checked against the space (keys, constants, domains) once it is known
         if evaluated_rewards is None:
             self._points, self._evaluated = points, []
@@ -143,7 +147,7 @@ class PGSearcher(Searcher):
             self._set_space(SearchSpace(space))
         self._opt: PGOptimizer | None = None
         self._writer: Any = None  # the TensorBoard hook on the optimizer; never saved
-        self._live: dict[str, _LiveTrial] = {}
+        self._live: dict[str, LiveTrial] = {}
         self._nonfinite_streak = 0
         self._warned_nonfinite = False
         self.max_concurrent: int | None = None
@@ -154,29 +158,36 @@ class PGSearcher(Searcher):
             space.check_point(point)
         for point, _ in self._evaluated:
             space.complete(point)  # a known result needs the whole config
-        if self._prior is not None:
-            load_prior(self._prior, space, self._settings.min_std, self._settings.max_std)  # fits the space?
+        if self._warm_start is not None:  # fits the space?
+            WarmStart.of(
+                self._warm_start, space, self._settings.warm_start, self._settings.policy, 2, self._settings.model
+            )
         self._space = space
 
     # -- setup ------------------------------------------------------------------------------------
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         """Takes the space from Tune's ``param_space`` (returns True) unless the constructor gave one
         (returns False, as Tune expects). Tune's metric and mode take precedence over the
-        constructor's with Tune's space, and fill in what the constructor left open otherwise."""
+        constructor's with Tune's space, and fill in what the constructor left open otherwise. The
+        space is checked here, before the first trial: a ValueError names the key and the fix."""
         if self._opt is not None:
             return False
-        _check_metric_mode(metric, mode)
+        check_metric_mode(metric, mode)
         if self._space is not None:
             self._adopt(self._metric or metric, self._mode or mode)
             return False
         self._adopt(metric or self._metric, mode or self._mode)
-        self._set_space(SearchSpace(config))
+        try:
+            space = SearchSpace(config)
+        except ValueError as e:
+            raise ValueError(f"PGSearcher cannot search Tune's param_space: {e}") from None
+        self._set_space(space)
         return True
 
     def _adopt(self, metric: Any, mode: Any) -> None:
         """Takes metric and mode merged from the constructor's and Tune's, once they fit together
         (e.g. not Tune's single metric with the constructor's list of modes)."""
-        _check_metric_mode(metric, mode)
+        check_metric_mode(metric, mode)
         self._metric, self._mode = metric, mode
         self._default_metric()
 
@@ -196,7 +207,9 @@ class PGSearcher(Searcher):
         if self._opt is None:
             if self._space is None:
                 raise RuntimeError(
-                    "PGSearcher has no search space: pass PGSearcher(space=...) or tune.Tuner(param_space=...)"
+                    "PGSearcher has no search space: Tune hands a searcher the param_space only when it holds "
+                    "something; pass tune.Tuner(param_space={...tune.uniform/tune.choice...}) or "
+                    "PGSearcher(space=...)"
                 )
             if self._mode is None:
                 raise RuntimeError(
@@ -212,49 +225,55 @@ class PGSearcher(Searcher):
                 self._seed,
                 self._points,
                 constraint=self._constraint,
-                prior=self._prior,
+                warm_start=self._warm_start,
                 settings=self._settings,
+                extensions=self._extensions,
             )
-            self._prior = None  # mapped into the optimizer's state now
+            self._warm_start = None  # mapped into the optimizer's state now
             if self._log_dir is not None:
                 self._attach_writer(self._log_dir)
             for point, value in self._evaluated:
                 self._opt.tell(self._opt.space.complete(point), value)
         return self._opt
 
+    def view(self) -> SearchView:
+        """A read-only view of the search in the user's units (``PGOptimizer.view``)."""
+        return self.optimizer.view()
+
+    def snapshot(self) -> Snapshot:
+        """What a later search warm-starts from (``PGOptimizer.snapshot``)."""
+        return self.optimizer.snapshot()
+
     def _attach_writer(self, log_dir: str) -> None:
         """Writes the policy to TensorBoard after updates (at most once a second), from now on."""
         from .tensorboard import PolicyWriter
 
-        every_s = getattr(self, "_log_every_s", 1.0)  # a checkpoint without the field: the default
-        self._writer = PolicyWriter(log_dir, every_s=every_s)
+        self._writer = PolicyWriter(log_dir, every_s=self._log_every_s)
         self.optimizer.add_update_hook(self._writer)
 
     # -- the Searcher contract --------------------------------------------------------------------
     def suggest(self, trial_id: str) -> dict | None:
-        if self.max_concurrent is None and not self._live and self.optimizer.n_asked == 0:
+        if self.max_concurrent is None and not self._live and self.optimizer.n_asked == 0 and not limited():
             logger.warning(
                 "PGSearcher: without tune.TuneConfig(max_concurrent_trials=N) Ray Tune keeps one trial pending "
                 "for a custom searcher, so trials start one at a time and short ones run one after another; "
                 "set it to the number of trials to run at once."
             )
         config = self.optimizer.ask(trial_id)
-        self._live[trial_id] = _LiveTrial(config)
+        self._live[trial_id] = LiveTrial(config)
         return copy_config(config)
 
-    def _metric_value(self, result: Mapping[str, Any]) -> Any:
-        """The result's finite metric value (a list of them for several metrics), else None."""
-        metrics = [self._metric] if isinstance(self._metric, str) else self._metric
-        values = [result.get(m) for m in metrics or []]
-        if not values or any(as_reward(v, "max") is None for v in values):
-            return None
-        return values[0] if isinstance(self._metric, str) else values
+    def on_pause(self, trial_id: str) -> None:
+        """A scheduler paused the trial (HyperBandForBOHB): it stays in flight for the search."""
+
+    def on_unpause(self, trial_id: str) -> None:
+        """A paused trial goes on."""
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """Keeps the trial's latest finite metric value (the fallback if its last result has none)
         and adds it to the reference values of its training iteration."""
         live = self._live.get(trial_id)
-        value = self._metric_value(result)
+        value = metric_value(result, self._metric)
         if live is not None and value is not None:
             live.value, live.iteration = value, result.get("training_iteration")
             if live.iteration is not None and isinstance(self._metric, str):  # rungs: single metric only
@@ -266,11 +285,14 @@ class PGSearcher(Searcher):
             logger.debug("PGSearcher ignores the completion of unknown or finished trial %s", trial_id)
             return
         value, iteration = live.value, live.iteration
-        final = self._metric_value(result or {})
+        final = metric_value(result or {}, self._metric)
         if final is not None:  # the stopping result of a scheduler skips on_trial_result
             value, iteration = final, (result or {}).get("training_iteration")
         if error or value is None:
-            self.optimizer.forget(trial_id)
+            if error or diverged(result or {}, self._metric):  # an exception, or NaN / inf: evidence of a failure
+                self.optimizer.fail(trial_id)
+            else:  # stopped before it reported, or never reported the metric: no evidence
+                self.optimizer.forget(trial_id)
             if not error:
                 self._note_nonfinite(result)
             return
@@ -318,17 +340,44 @@ class PGSearcher(Searcher):
         return state
 
     def get_state(self) -> dict:
-        return {"format": _STATE_FORMAT, "state": copy.deepcopy(self.__getstate__())}
+        """The state as JSON values and numpy arrays (what ``save`` writes); a subclass with state of
+        its own extends this and ``set_state``."""
+        space = self._opt.space if self._opt is not None else self._space
+        codec = space.codec() if space is not None else None
+        return {
+            "metric": self._metric,
+            "mode": self._mode,
+            "space": None if space is None else space.describe(),
+            "optimizer": None if self._opt is None else self._opt.state(),
+            "evaluated": [] if codec is None else codec.encode([list(e) for e in self._evaluated]),
+            "live": [] if codec is None else [encode_live(codec, t, live) for t, live in self._live.items()],
+            "nonfinite_streak": self._nonfinite_streak,
+            "warned_nonfinite": self._warned_nonfinite,
+            "max_concurrent": self.max_concurrent,
+        }
 
     def set_state(self, state: dict) -> None:
-        if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
-            raise ValueError("not a PGSearcher state of this version (unknown format)")
-        self.__dict__.update(copy.deepcopy(state["state"]))
-        if self._log_dir is not None and self._opt is not None:
-            self._attach_writer(self._log_dir)
+        """Takes back a state of ``get_state`` (or a checkpoint's)."""
+        if not isinstance(state, dict) or "optimizer" not in state or "live" not in state:
+            raise ValueError("not a PGSearcher state (get_state's layout)")
+        self._metric, self._mode = state["metric"], state["mode"]
+        if state["space"] is not None:
+            self._space = check_space(state, self._space)
+        self.max_concurrent = state["max_concurrent"]
+        self._nonfinite_streak, self._warned_nonfinite = state["nonfinite_streak"], state["warned_nonfinite"]
+        codec = self._space.codec() if self._space is not None else None
+        self._evaluated = [] if codec is None else [tuple(e) for e in codec.decode(state["evaluated"])]
+        self._live = {} if codec is None else dict(decode_live(codec, item) for item in state["live"])
+        self._opt = None
+        if state["optimizer"] is not None:
+            self._opt = PGOptimizer.load(state["optimizer"], self._space, self._constraint, self._extensions)
+            self._warm_start = None
+            if self._log_dir is not None:
+                self._attach_writer(self._log_dir)
 
     def save(self, checkpoint_path: str) -> None:
-        """Pickles the whole state (space, policy, window, pending trials, random generator).
+        """Writes the whole state (space, policy, window, pending trials, random generator) as a
+        checkpoint file: a zip of JSON and numpy arrays, no pickle (``ray_pgsearch._checkpoint``).
 
         Tune's ``save_to_dir`` calls this with a temporary name and renames the file afterwards, so a
         crash never leaves half a checkpoint. Without an explicit ``log_dir``, the policy's events go
@@ -338,16 +387,13 @@ class PGSearcher(Searcher):
             self._attach_writer(os.path.join(os.path.dirname(os.path.abspath(checkpoint_path)), "pgsearch"))
         if self._writer is not None:
             self._writer.flush()  # Tune saves at the end of a run: the last update reaches TensorBoard
-        with open(checkpoint_path, "wb") as f:
-            pickle.dump({"format": _STATE_FORMAT, "state": self.__getstate__()}, f)
+        _checkpoint.write(checkpoint_path, "searcher", self.get_state())
 
     def restore(self, checkpoint_path: str) -> None:
-        """Loads a state written by ``save``; a missing or unreadable file raises ValueError."""
+        """Loads a checkpoint written by ``save`` (or by ray_pgsearch 0.2, a pickle read without
+        running its code); a missing, foreign or newer file raises ``CheckpointError`` (a ValueError)."""
         try:
-            with open(checkpoint_path, "rb") as f:
-                state = pickle.load(f)
-        except FileNotFoundError:
-            raise ValueError(f"no PGSearcher checkpoint at {checkpoint_path}") from None
-        except Exception as e:  # a truncated or foreign file: say so instead of a pickle traceback
-            raise ValueError(f"cannot read the PGSearcher checkpoint {checkpoint_path}: {e!r}") from None
+            _, state = _checkpoint.read(checkpoint_path, kinds=("searcher",))
+        except _checkpoint.LegacyCheckpoint:
+            _, state = read_legacy(checkpoint_path, self._space)
         self.set_state(state)

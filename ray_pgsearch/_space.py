@@ -1,245 +1,38 @@
-"""The search space: Tune domains <-> one latent vector per config.
+"""The search space: Tune domains <-> one latent row per config.
 
-Every config of a Tune search space is encoded as one row of floats. Each numeric parameter takes
-one coordinate ``z`` in the unit interval [0, 1], laid out so that a uniform ``z`` gives the domain's
-own prior (uniform, log-uniform, normal through its CDF); each ``tune.choice`` takes one coordinate
-that holds the index of the chosen category. The actors, the policy and the model work on these
-rows only and never branch on Tune's domain types: this module is the one place that knows them.
+Every config of a Tune search space is encoded as one row of floats: the numeric parameters'
+latent ``z`` first, then the choices' category indices (``_params`` compiles each domain). The
+actors, the policy and the models work on these rows only and never branch on Tune's domain types.
+A space also describes itself as JSON (``describe``), so a checkpoint can hold it without a pickle.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any, Union
 
 import numpy as np
-from ray.tune.search.sample import (
-    Categorical,
-    Domain,
-    Float,
-    Function,
-    Integer,
-    LogUniform,
-    Normal,
-    Quantized,
-    Uniform,
-)
+from ray.tune.search.sample import Categorical
 
+from ._codec import Codec, Opaque, objects
+from ._params import (
+    CategoricalParam,
+    NumericParam,
+    compile_domain,
+    contains_domain,
+    domains,
+    invalid,
+    same,
+)
 from ._util import KeyPath, copy_config, get_path, is_number, path_str, set_path
 
 __all__ = ["CategoricalParam", "NumericParam", "SearchSpace"]
 
 Path = KeyPath
 Row = Union[np.ndarray, Sequence[float]]  # a latent row
-
-_STANDARD_NORMAL = NormalDist()
-_Z_EPS = 1e-12  # keeps the normal inverse CDF finite at the ends of [0, 1]
-
-
-def _invalid(path: Path, message: str) -> ValueError:
-    return ValueError(f"search space key '{path_str(path)}': {message}")
-
-
-def _contains_domain(value: Any) -> bool:
-    """True when a choice's category still holds Tune domains (a conditional space)."""
-    if isinstance(value, Domain):
-        return True
-    if isinstance(value, Mapping):
-        return any(_contains_domain(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_contains_domain(v) for v in value)
-    return False
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equality that keeps ``True`` apart from ``1`` and copes with array-like categories."""
-    if a is b:
-        return True
-    if type(a) is not type(b):
-        return False
-    try:
-        return bool(a == b)
-    except (ValueError, TypeError):  # e.g. numpy arrays compare elementwise
-        return False
-
-
-@dataclass(frozen=True)
-class NumericParam:
-    """A float or integer domain mapped to z in [0, 1].
-
-    The value is ``inv(t_lo + z * (t_hi - t_lo))`` where ``t`` is the identity, ``log`` (log
-    domains) or the standard normal CDF of ``(v - mean) / sd`` (normal domains). Integer domains
-    take ``floor`` of that, so every integer owns a bin of z; quantized domains snap to the grid.
-    """
-
-    path: Path
-    kind: str  # "uniform", "log" or "normal"
-    lower: float  # value range (for integers: the grid index range [lower, upper))
-    upper: float
-    integer: bool
-    q: float | None  # quantization step, None when not quantized
-    mean: float = 0.0  # normal domains only
-    sd: float = 1.0
-
-    def _t(self, v: float) -> float:
-        if self.kind == "log":
-            return math.log(v)
-        return v
-
-    def _t_inv(self, t: float) -> float:
-        if self.kind == "log":
-            return math.exp(t)
-        return t
-
-    def decode(self, z: float) -> int | float:
-        """The domain value that latent ``z`` stands for, as a native int or float."""
-        z = min(max(float(z), 0.0), 1.0)
-        if self.kind == "normal":
-            zc = min(max(z, _Z_EPS), 1.0 - _Z_EPS)
-            v = self.mean + self.sd * _STANDARD_NORMAL.inv_cdf(zc)
-            if self.q:
-                v = round(v / self.q) * self.q
-            return int(round(v)) if self.integer else float(v)
-        t_lo, t_hi = self._t(self.lower), self._t(self.upper)
-        v = self._t_inv(t_lo + z * (t_hi - t_lo))
-        if self.integer:
-            k = min(max(math.floor(v), int(self.lower)), int(self.upper) - 1)
-            return int(k * (self.q or 1))
-        if self.q:
-            v = min(max(round(v / self.q) * self.q, self.lower), self.upper)
-        else:
-            v = min(max(v, self.lower), self.upper)
-        return float(v)
-
-    def encode(self, value: float) -> float:
-        """The latent z of ``value``: the centre of its integer bin, or its exact position."""
-        if self.kind == "normal":
-            return min(max(_STANDARD_NORMAL.cdf((float(value) - self.mean) / self.sd), 0.0), 1.0)
-        t_lo, t_hi = self._t(self.lower), self._t(self.upper)
-        if self.integer:
-            k = int(round(float(value) / (self.q or 1)))
-            k = min(max(k, int(self.lower)), int(self.upper) - 1)
-            t = 0.5 * (self._t(k) + self._t(k + 1))  # bin [k, k + 1) in t space
-        else:
-            t = self._t(min(max(float(value), self.lower), self.upper))
-        return min(max((t - t_lo) / (t_hi - t_lo), 0.0), 1.0)
-
-    def contains(self, value: Any) -> bool:
-        """Whether ``value`` is a value this domain can take (type, bounds and grid)."""
-        if self.integer:
-            if not isinstance(value, int) or isinstance(value, bool):
-                return False
-        elif not isinstance(value, float):
-            return False
-        if self.q and not math.isclose(value / self.q, round(value / self.q), abs_tol=1e-6):
-            return False
-        if self.kind == "normal":
-            return math.isfinite(value)
-        scale = self.q or 1
-        if self.integer:
-            return self.lower * scale <= value <= (self.upper - 1) * scale
-        return self.lower <= value <= self.upper
-
-
-@dataclass(frozen=True)
-class CategoricalParam:
-    """A ``tune.choice``: latent value = index into ``categories``; decode returns the object."""
-
-    path: Path
-    categories: tuple
-
-    @property
-    def size(self) -> int:
-        return len(self.categories)
-
-    def decode(self, index: float) -> Any:
-        return self.categories[int(index)]
-
-    def encode(self, value: Any) -> float:
-        for i, category in enumerate(self.categories):
-            if _same(category, value):
-                return float(i)
-        raise ValueError(f"{value!r} is not one of the choices of '{path_str(self.path)}'")
-
-    def contains(self, value: Any) -> bool:
-        return any(_same(c, value) for c in self.categories)
-
-
-def _compile_numeric(path: Path, domain: Float | Integer) -> NumericParam:
-    """Validate one Float/Integer domain and describe it as a NumericParam."""
-    sampler = domain.get_sampler()
-    q = None
-    if isinstance(sampler, Quantized):
-        q = sampler.q
-        sampler = sampler.get_sampler()
-        if not (isinstance(q, (int, float)) and math.isfinite(q) and q > 0):
-            raise _invalid(path, f"the quantization step q must be a positive number, got {q!r}")
-    integer = isinstance(domain, Integer)
-    lower, upper = domain.lower, domain.upper
-    if isinstance(sampler, Normal):
-        if not (math.isfinite(sampler.mean) and math.isfinite(sampler.sd) and sampler.sd > 0):
-            raise _invalid(path, f"randn needs a finite mean and sd > 0, got {sampler.mean}, {sampler.sd}")
-        return NumericParam(path, "normal", -math.inf, math.inf, integer, q, sampler.mean, sampler.sd)
-    if not isinstance(sampler, (Uniform, LogUniform)):
-        raise _invalid(path, f"unsupported sampler {type(sampler).__name__}")
-    if not (math.isfinite(lower) and math.isfinite(upper) and lower < upper):
-        raise _invalid(path, f"needs finite bounds with lower < upper, got [{lower}, {upper}]")
-    kind = "log" if isinstance(sampler, LogUniform) else "uniform"
-    if kind == "log" and lower <= 0:
-        raise _invalid(path, f"a log domain needs lower > 0, got {lower}")
-    if integer:
-        # Grid index range [lower, upper): Tune's samplers are upper-exclusive for plain integers and
-        # for q == 1, upper-inclusive for quantized integers with q > 1.
-        step = q or 1
-        lo, hi = math.ceil(lower / step), math.floor(upper / step) + (0 if step == 1 else 1)
-        if hi <= lo:
-            raise _invalid(path, f"no multiple of q={step} in [{lower}, {upper})")
-        return NumericParam(path, kind, lo, hi, True, q if step != 1 else None)
-    if q:
-        lower, upper = math.ceil(lower / q) * q, math.floor(upper / q) * q
-        if upper < lower or (kind == "log" and lower <= 0):
-            raise _invalid(path, f"no multiple of q={q} in [{domain.lower}, {domain.upper}]")
-        if upper == lower:
-            raise _invalid(path, f"only one multiple of q={q} in [{domain.lower}, {domain.upper}]: use a constant")
-    return NumericParam(path, kind, float(lower), float(upper), False, q)
-
-
-def _compile(path: Path, domain: Domain) -> NumericParam | CategoricalParam:
-    if isinstance(domain, Categorical):
-        if domain.is_grid():
-            raise _invalid(path, "grid_search is not supported by PGSearcher: use tune.choice(values)")
-        if len(domain.categories) == 0:
-            raise _invalid(path, "tune.choice needs at least one category")
-        return CategoricalParam(path, tuple(domain.categories))
-    if isinstance(domain, Function):
-        raise _invalid(
-            path,
-            "tune.sample_from cannot be learned: put it in Tuner(param_space=...), where "
-            "Tune resolves it after each suggestion, or use tune.choice/tune.uniform",
-        )
-    if isinstance(domain, (Float, Integer)):
-        return _compile_numeric(path, domain)
-    raise _invalid(path, f"unsupported domain type {type(domain).__name__}")
-
-
-def _domains(node: Any, path: Path = ()) -> Iterator[tuple[Path, Domain]]:
-    """Every Tune domain in a nested spec (dicts and lists), with its key path."""
-    if isinstance(node, Domain):
-        yield path, node
-    elif isinstance(node, Mapping):
-        if set(node) == {"grid_search"}:
-            raise _invalid(path, "grid_search is not supported by PGSearcher: use tune.choice(values)")
-        for key, value in node.items():
-            yield from _domains(value, path + (key,))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _domains(value, path + (i,))
-    elif isinstance(node, tuple) and _contains_domain(node):
-        raise _invalid(path, "Tune domains inside a tuple cannot be filled in: use a list")
 
 
 @dataclass
@@ -270,9 +63,14 @@ class SearchSpace:
             raise ValueError(f"the search space must be a dict of Tune domains, got {type(spec).__name__}")
         found: list[tuple[NumericParam | CategoricalParam, tuple]] = []
         branches: dict[int, list[_Scope | None]] = {}
-        root = self._compile_scope(copy.deepcopy(dict(spec)), (), (), found, branches)
+        self._spec = copy.deepcopy(dict(spec))  # what ``describe`` writes
+        root = self._compile_scope(copy.deepcopy(self._spec), (), (), found, branches)
         if not found:
-            raise ValueError("the search space holds no Tune domains to search over")
+            raise ValueError(
+                "the search space holds no Tune domains to search over (tune.uniform, tune.choice, ...); if its "
+                "hyperparameters are in PopulationBasedTraining's hyperparam_mutations: PBT refuses every search "
+                "algorithm, and ray_pgsearch.pbt is the way to use a PGSearcher policy with PBT"
+            )
         # Layout: numeric parameters first, then choices; renumber everything found in walk order.
         order = [i for i, (p, _) in enumerate(found) if isinstance(p, NumericParam)]
         order += [i for i, (p, _) in enumerate(found) if isinstance(p, CategoricalParam)]
@@ -291,19 +89,19 @@ class SearchSpace:
     def _compile_scope(self, node: Any, prefix: Path, condition: tuple, found: list, branches: dict) -> _Scope:
         """Take the domains out of ``node`` (a spec, or a category of a conditional choice)."""
         slots = []
-        for path, domain in list(_domains(node)):
+        for path, domain in list(domains(node)):
             name = prefix + path
             index = len(found)
-            if isinstance(domain, Categorical) and any(_contains_domain(c) for c in domain.categories):
-                found.append((_compile(name, domain), condition))
+            if isinstance(domain, Categorical) and any(contains_domain(c) for c in domain.categories):
+                found.append((compile_domain(name, domain), condition))
                 branches[index] = [
                     self._compile_scope(copy.deepcopy(c), name + (i,), condition + ((index, i),), found, branches)
-                    if _contains_domain(c)
+                    if contains_domain(c)
                     else None
                     for i, c in enumerate(domain.categories)
                 ]
             else:
-                found.append((_compile(name, domain), condition))
+                found.append((compile_domain(name, domain), condition))
             slots.append((path, index))
             node = set_path(node, path, None)
         return _Scope(node, slots)
@@ -326,6 +124,52 @@ class SearchSpace:
 
     def names(self) -> list[str]:
         return [path_str(p.path) for p in self.params]
+
+    # -- as JSON ----------------------------------------------------------------------------------
+    def codec(self, strict: bool = True) -> Codec:
+        """The codec of this space's values: the objects of its spec JSON cannot hold are referred to
+        by their place in it, so a config written with it reads back with the same objects."""
+        return Codec(objects(self._spec), strict=strict)
+
+    def describe(self) -> dict[str, Any]:
+        """The spec as JSON (``_codec``): domains with their bounds, samplers and quanta, constants
+        and categories as values."""
+        return {"spec": self.codec().encode(self._spec)}
+
+    @classmethod
+    def from_description(cls, description: Mapping[str, Any]) -> SearchSpace:
+        """The space ``describe`` wrote; objects JSON could not hold become ``Opaque`` stand-ins
+        (``holds_stand_ins``), which keep the layout but are not the user's objects."""
+        return cls(Codec(strict=False).decode(description["spec"]))
+
+    @property
+    def holds_stand_ins(self) -> bool:
+        """Whether this space was read from a description that held objects JSON cannot hold."""
+        return any(isinstance(o, Opaque) for o in objects(self._spec))
+
+    def same_as(self, description: Mapping[str, Any]) -> bool:
+        """Whether ``description`` is this space's (objects compared by type, not by repr)."""
+
+        def plain(tree: Any) -> Any:
+            if isinstance(tree, list):
+                return [plain(v) for v in tree]
+            if isinstance(tree, dict):
+                return {k: plain(v) for k, v in tree.items() if not ("$object" in tree and k in ("repr", "$object"))}
+            return tree
+
+        try:
+            other = SearchSpace.from_description(description).describe()
+        except (ValueError, KeyError, TypeError):
+            return False
+        return json.dumps(plain(self.describe()), sort_keys=True) == json.dumps(plain(other), sort_keys=True)
+
+    def model_view(self, rows: np.ndarray) -> np.ndarray:
+        """Rows as the models compare them: in a conditional space every inactive parameter takes one
+        shared value (z = 0.5, category -1), so only the values a config used tell configs apart."""
+        if not self.conditional:
+            return rows
+        inactive = np.r_[np.full(self.n_numeric, 0.5), np.full(len(self.categorical), -1.0)]
+        return np.where(self.active(rows), rows, inactive)
 
     def active(self, rows: np.ndarray) -> np.ndarray:
         """(n, dim) mask: which parameters of each row appear in its config."""
@@ -371,7 +215,7 @@ class SearchSpace:
             else:
                 param, value = self.params[i], self._slot_value(i, node)
                 if isinstance(param, NumericParam) and not is_number(value):
-                    raise _invalid(param.path, f"expected a number, got {value!r}")
+                    raise invalid(param.path, f"expected a number, got {value!r}")
                 row[i] = param.encode(value)
 
     def _choice(self, i: int) -> CategoricalParam:
@@ -385,12 +229,12 @@ class SearchSpace:
         category first, else the first branch whose template ``value`` fits."""
         scopes = self._branches[i]
         for index, category in enumerate(self._choice(i).categories):
-            if scopes[index] is None and _same(category, value):
+            if scopes[index] is None and same(category, value):
                 return index
         for index, scope in enumerate(scopes):
             if scope is not None and self._fits(scope, value):
                 return index
-        raise _invalid(self.params[i].path, f"{value!r} matches none of the choices")
+        raise invalid(self.params[i].path, f"{value!r} matches none of the choices")
 
     def _fits(self, scope: _Scope, node: Any) -> bool:
         """Whether ``node`` holds a valid value in every slot of the scope and its constants."""
@@ -453,14 +297,14 @@ class SearchSpace:
         if isinstance(param, CategoricalParam):
             return param.decode(param.encode(value))
         if not is_number(value):
-            raise _invalid(param.path, f"expected a number, got {value!r}")
+            raise invalid(param.path, f"expected a number, got {value!r}")
         value = int(value) if param.integer else float(value)
         if not param.contains(value):
-            raise _invalid(param.path, f"{value!r} lies outside the domain")
+            raise invalid(param.path, f"{value!r} lies outside the domain")
         return value
 
-    def sample_prior(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` rows of a Latin hypercube over the prior: each numeric z stratified in n bins,
+    def latin_hypercube(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` rows of a Latin hypercube over the domains' own distributions: each numeric z in n bins,
         each choice cycled through its categories in random order."""
         rows = np.empty((n, self.dim))
         for j in range(self.n_numeric):
@@ -512,4 +356,4 @@ def _lookup(config: Any, path: Path, name: Path) -> Any:
     try:
         return get_path(config, path)
     except (KeyError, IndexError, TypeError):
-        raise _invalid(name, "missing from the config") from None
+        raise invalid(name, "missing from the config") from None

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._optimizer import as_reward
+from ._objectives import as_reward
 from ._searcher import PGSearcher
 from ._space import NumericParam
 from ._util import get_path, path_str
@@ -172,7 +172,7 @@ def plot_best_so_far(trials: list[TrialResult], metric: str, mode: str, path: st
 def plot_policy_over_time(searcher: PGSearcher, scalars: dict, trials: list[TrialResult], path: str) -> None:
     import matplotlib.pyplot as plt
 
-    space = searcher.optimizer.space
+    space = searcher.view().space
     steps, x = scalars[TRIALS_TAG]  # x: trials told at each update
     order = np.arange(1, len(trials) + 1)
     fig, axes = _grid(space.dim)
@@ -204,11 +204,11 @@ def plot_policy_over_time(searcher: PGSearcher, scalars: dict, trials: list[Tria
 def plot_final_policy(searcher: PGSearcher, path: str) -> None:
     import matplotlib.pyplot as plt
 
-    opt = searcher.optimizer
-    fig, axes = _grid(opt.space.dim)
-    gaussian = opt.policy.gaussian
-    for ax, param, mean, std in zip(axes, opt.space.numeric, gaussian.mean, gaussian.std, strict=False):
-        values, shares, discrete = policy_value_shares(param, float(mean), float(std))
+    view = searcher.view()
+    fig, axes = _grid(view.space.dim)
+    for ax, numeric in zip(axes, view.numeric, strict=False):
+        param = numeric.param
+        values, shares, discrete = policy_value_shares(param, numeric.latent_mean, numeric.latent_std)
         if discrete and param.kind != "log":
             ax.bar(values, shares, width=0.8 * (np.min(np.diff(values)) if values.size > 1 else 1.0), color="C0")
         elif discrete:
@@ -220,17 +220,15 @@ def plot_final_policy(searcher: PGSearcher, path: str) -> None:
                 ax.set_xscale("log")
         ax.set_xlabel(path_str(param.path))
         ax.set_ylabel("share of draws" + ("" if discrete else " per bin"))
-    for ax, choice, actor in zip(
-        axes[opt.space.n_numeric :], opt.space.categorical, opt.policy.categorical, strict=False
-    ):
-        ax.bar(np.arange(choice.size), actor.probs, color="C1")
+    for ax, choice in zip(axes[view.space.n_numeric :], view.choices, strict=False):
+        ax.bar(np.arange(len(choice.probabilities)), choice.probabilities, color="C1")
         _category_labels(ax, choice.categories)
         ax.set_ylim(0, 1)
         ax.set_ylabel("probability")
-    for ax, any_param in zip(axes, opt.space.params, strict=False):
+    for ax, any_param in zip(axes, view.space.params, strict=False):
         ax.set_title(path_str(any_param.path))
         ax.grid(alpha=0.3)
-    fig.suptitle(f"final policy after {opt.policy.n_updates} updates")
+    fig.suptitle(f"final policy after {view.n_updates} updates")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

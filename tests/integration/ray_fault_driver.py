@@ -13,7 +13,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import pickle
 import sys
 import tempfile
 import time
@@ -73,9 +72,9 @@ def main() -> None:
     )
     results = tuner.fit()
     experiment = os.path.join(storage, name)
-    with open(sorted(glob.glob(os.path.join(experiment, "searcher-state-*.pkl")))[-1], "rb") as f:
-        saved = pickle.load(f)["state"]
-    opt = saved["_opt"]
+    saved = PGSearcher()
+    saved.restore(sorted(glob.glob(os.path.join(experiment, "searcher-state-*.pkl")))[-1])
+    opt = saved.optimizer
     summary = {
         "trials": {
             r.metrics["trial_id"]: {"status": "ERROR" if r.error else "TERMINATED", "step": r.metrics.get("step")}
@@ -86,8 +85,8 @@ def main() -> None:
             "n_asked": opt.n_asked,
             "n_told": opt.n_told,
             "n_failed": opt.n_failed,
-            "pending": len(opt.pending),
-            "live": len(saved["_live"]),
+            "pending": opt.view().n_running,
+            "live": len(saved._live),
         },
     }
     from ray.tune import ExperimentAnalysis

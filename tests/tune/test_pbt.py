@@ -82,16 +82,16 @@ def test_explorer_pickles_into_one_shared_state_and_restores_its_policy():
     assert copy_a.state is copy_b.state is explorer.state  # same process: one state
     # a fresh process (Tuner.restore after a crash): the scheduler's and the callback's copies,
     # unpickled separately, join the first one's state
-    from ray_pgsearch import pbt
+    from ray_pgsearch import _explorer
 
     blob_scheduler, blob_callback = pickle.dumps(explorer), pickle.dumps(explorer)
-    live = pbt._REGISTRY.pop(explorer.uid)
+    live = _explorer._REGISTRY.pop(explorer.uid)
     try:
         restored_a, restored_b = pickle.loads(blob_scheduler), pickle.loads(blob_callback)
         assert restored_a.state is restored_b.state is not live
         assert np.allclose(restored_b.state.logits[0], live.logits[0])
     finally:
-        pbt._REGISTRY[explorer.uid] = live
+        _explorer._REGISTRY[explorer.uid] = live
     new = explorer(
         {
             **{k: v for k, v in SPACE.items() if k != "model"},

@@ -136,7 +136,7 @@ def test_errored_trials_resume_or_restart_with_their_config(ray_local, tmp_path,
     assert sorted(r.metrics["it"] for r in results) == its  # resumed from the checkpoint, or from scratch
     assert _configs(results) == configs  # the same trials: the searcher suggested none anew
     restored = _restored_searcher(tuner)
-    assert restored.optimizer.n_asked == 4 and not restored.optimizer.pending
+    assert restored.optimizer.n_asked == 4 and restored.view().n_running == 0
     # PGSearcher's documented rule, as Tune's built-in searchers do: an errored trial is forgotten, and
     # the completion of a resumed or restarted trial it no longer tracks is ignored.
     assert restored.optimizer.n_told == 2 and restored.optimizer.n_failed == 2
@@ -162,7 +162,7 @@ def test_an_interrupted_experiment_finishes_its_unfinished_trials_and_learns_eac
     # finished: 2; running: resumed from it=1, so 3; errored: stays at 1; pending: runs, so 2
     assert sorted(r.metrics["it"] for r in results) == [1, 2, 2, 3]
     restored = _restored_searcher(tuner)
-    assert restored.optimizer.n_asked == 4 and not restored.optimizer.pending
+    assert restored.optimizer.n_asked == 4 and restored.view().n_running == 0
     assert restored.optimizer.n_told == 3 and restored.optimizer.n_failed == 1
 
 
@@ -193,15 +193,23 @@ def test_resuming_only_errored_trials_suggests_no_new_trial(ray_local, tmp_path)
     # The two skipped trials stay pending in PGSearcher: Tune marks them terminated without telling the
     # searcher (nor any built-in one), and no later suggestion comes in this experiment.
     assert restored.optimizer.n_told == 1 and restored.optimizer.n_failed == 1
-    assert len(restored.optimizer.pending) == 2
+    assert restored.view().n_running == 2
 
 
 class CountingPGSearcher(PGSearcher):
-    """Ray's MockSearcher: counts the results it sees, in its saved state."""
+    """Ray's MockSearcher: counts the results it sees, in its saved state (a subclass keeps its own
+    state by extending get_state and set_state)."""
 
     def on_trial_result(self, trial_id, result):
         super().on_trial_result(trial_id, result)
         self.results_seen = getattr(self, "results_seen", 0) + 1
+
+    def get_state(self):
+        return {**super().get_state(), "results_seen": getattr(self, "results_seen", 0)}
+
+    def set_state(self, state):
+        super().set_state(state)
+        self.results_seen = state["results_seen"]
 
 
 class CountingASHA(ASHAScheduler):

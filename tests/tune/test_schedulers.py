@@ -80,7 +80,7 @@ def test_an_ask_works_when_no_running_trial_counts_as_good():
     from the policy alone (this used to raise inside the model's sampler)."""
     from ray_pgsearch import PGOptimizer
 
-    opt = PGOptimizer({"x": tune.uniform(0, 1), "c": tune.choice(["a", "b"])}, seed=0, n_startup=0)
+    opt = PGOptimizer({"x": tune.uniform(0, 1), "c": tune.choice(["a", "b"])}, seed=0, startup={"size": 0})
     for trial_id in range(8):
         opt.ask(trial_id=trial_id)
     for trial_id in range(8):
@@ -101,7 +101,7 @@ def test_running_trials_that_report_steer_the_next_suggestions_before_any_finish
     for reported in (False, True):
         following = []
         for seed in range(10):
-            opt = PGOptimizer(SPACE, seed=seed, n_startup=8)
+            opt = PGOptimizer(SPACE, seed=seed, startup={"size": 8})
             running = [(i, opt.ask(trial_id=i)) for i in range(8)]
             if reported:
                 for trial_id, config in running:

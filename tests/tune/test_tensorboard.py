@@ -25,9 +25,14 @@ def _accumulator(path: str) -> EventAccumulator:
 
 def _expected_state(opt: PGOptimizer) -> dict[str, float]:
     """The optimizer's state after an update, written out from the space's definition (x is
-    uniform on [-2, 2], lr log-uniform on [1e-4, 1]), not through the writer's own code."""
-    mean, std = opt.policy.gaussian.mean, opt.policy.gaussian.std
-    rewards = opt.window.arrays()[1][:, 0]  # one objective: the window's only reward column
+    uniform on [-2, 2], lr log-uniform on [1e-4, 1]) and the optimizer's checkpoint state, not
+    through the writer's own code or the search's view."""
+    state = opt.state()
+    policy, updates = state["policy"], state["policy"]["n_updates"]
+    mean, std = policy["mean"], np.exp(policy["log_std"])
+    logits = policy["logits"][0]
+    probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    rewards = state["history"]["rewards"][:, 0]  # one objective: the window's only reward column
     u = rank_utilities(rewards)
     x = lambda z: -2.0 + 4.0 * min(max(z, 0.0), 1.0)  # noqa: E731
     lr = lambda z: 10.0 ** (-4.0 + 4.0 * min(max(z, 0.0), 1.0))  # noqa: E731
@@ -42,32 +47,32 @@ def _expected_state(opt: PGOptimizer) -> dict[str, float]:
         "policy/opt/lr/mean": lr(mean[1]),
         "policy/opt/lr/lower": lr(mean[1] - std[1]),
         "policy/opt/lr/upper": lr(mean[1] + std[1]),
-        "policy/act/entropy": -sum(p * math.log(p) for p in opt.policy.categorical[0].probs),
+        "policy/act/entropy": -sum(p * math.log(p) for p in probs),
         "reward/baseline": float(np.mean(rewards)),
         "advantage/mean": float(np.mean(u)),
         "advantage/std": float(np.std(u)),
         "advantage/min": float(u.min()),
         "advantage/max": float(u.max()),
-        "policy/updates": opt.policy.n_updates,
+        "policy/updates": updates,
         "search/trials": opt.n_told,
         "search/best": opt.best_value,
-        "search/restarts": opt.n_restarts,
     }
-    for category, p in zip(["relu", "tanh", "gelu"], opt.policy.categorical[0].probs, strict=False):
+    for category, p in zip(["relu", "tanh", "gelu"], probs, strict=False):
         state[f"policy/act/p_{category}"] = p
     return state
 
 
 def test_logged_values_equal_the_optimizer_state_at_each_step(tmp_path):
-    opt = PGOptimizer(SPACE, mode="min", seed=0, n_startup=4)
+    opt = PGOptimizer(SPACE, mode="min", seed=0, startup={"size": 4})
     opt.add_update_hook(PolicyWriter(str(tmp_path), every_s=0))
     expected, windows = {}, {}
     for _ in range(15):
         config = opt.ask()
         opt.tell(config, known_loss(config))
-        if opt.policy.n_updates:
-            expected[opt.policy.n_updates] = _expected_state(opt)
-            windows[opt.policy.n_updates] = sorted(-2.0 + 4.0 * opt.window.arrays()[0][:, 0])
+        updates = opt.view().n_updates
+        if updates:
+            expected[updates] = _expected_state(opt)
+            windows[updates] = sorted(-2.0 + 4.0 * opt.state()["history"]["rows"][:, 0])
     acc = _accumulator(str(tmp_path))
     assert sorted(expected) == list(range(1, 15))
     for tag in expected[1]:
@@ -92,7 +97,7 @@ def experiment(ray_local, tmp_path_factory):
         train_known,
         param_space=SPACE,
         tune_config=tune.TuneConfig(
-            search_alg=PGSearcher(seed=0, n_startup=4),
+            search_alg=PGSearcher(seed=0, startup={"size": 4}),
             metric="loss",
             mode="min",
             num_samples=12,
@@ -172,7 +177,7 @@ def test_report_writes_the_figures(experiment, tmp_path):
 
 
 def test_the_writer_writes_at_most_once_per_interval_and_the_latest_at_close(tmp_path):
-    opt = PGOptimizer({"x": tune.uniform(-2.0, 2.0)}, seed=0, n_startup=2)
+    opt = PGOptimizer({"x": tune.uniform(-2.0, 2.0)}, seed=0, startup={"size": 2})
     writer = PolicyWriter(str(tmp_path), every_s=3600.0)
     opt.add_update_hook(writer)
     for _ in range(6):
@@ -180,7 +185,7 @@ def test_the_writer_writes_at_most_once_per_interval_and_the_latest_at_close(tmp
         opt.tell(config, config["x"] ** 2)
     writer.close()
     logged = [e.step for e in _accumulator(str(tmp_path)).Scalars("policy/updates")]
-    assert logged == [1, opt.policy.n_updates]  # the first update, then the latest one at close
+    assert logged == [1, opt.view().n_updates]  # the first update, then the latest one at close
 
 
 def test_the_writer_refuses_a_negative_interval(tmp_path):

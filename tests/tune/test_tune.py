@@ -112,5 +112,7 @@ def test_a_trainable_that_always_fails_ends_cleanly_and_leaves_the_policy_alone(
     assert len(results) == 4 and results.num_errors == 4
     assert all("always fails" in str(r.error) for r in results)
     opt = searcher.optimizer  # Tune drives this very object in the driver process
-    assert opt.n_asked == 4 and opt.n_failed == 4 and opt.n_told == 0 and opt.policy.n_updates == 0
-    assert np.all(opt.policy.gaussian.mean == 0.5) and all(np.all(a.logits == 0) for a in opt.policy.categorical)
+    view = opt.view()
+    assert opt.n_asked == 4 and opt.n_failed == 4 and opt.n_told == 0 and view.n_updates == 0
+    assert all(p.latent_mean == 0.5 for p in view.numeric)
+    assert all(len(set(c.probabilities)) == 1 for c in view.choices)

@@ -46,12 +46,10 @@ def test_learns_the_best_branch_and_the_best_values_inside_it():
     for _ in range(150):
         config = opt.ask()
         opt.tell(config, loss(config))
-    names = opt.space.names()
-    probs = {p.path: a.probs for p, a in zip(opt.space.categorical, opt.policy.categorical, strict=False)}
-    assert probs[("optimizer",)][1] > 0.8 and probs[("augment",)][1] > 0.8
-    beta1 = opt.space.numeric[names.index("optimizer/1/beta1")].decode(
-        opt.policy.gaussian.mean[names.index("optimizer/1/beta1")]
-    )
+    view = opt.view()
+    probs = {c.name: c.probabilities for c in view.choices}
+    assert probs["optimizer"][1] > 0.8 and probs["augment"][1] > 0.8
+    beta1 = {p.name: p.centre for p in view.numeric}["optimizer/1/beta1"]
     assert abs(beta1 - 0.95) < 0.03
     best = opt.best_config
     assert best["optimizer"]["name"] == "adam" and abs(best["optimizer"]["beta1"] - 0.95) < 0.02
@@ -59,8 +57,7 @@ def test_learns_the_best_branch_and_the_best_values_inside_it():
 
 
 def test_only_active_actors_learn():
-    opt = PGOptimizer(SPACE, seed=0, n_startup=0)
-    beta = opt.space.names().index("optimizer/1/beta1")
+    opt = PGOptimizer(SPACE, seed=0, startup={"size": 0})
     for i in range(30):  # only sgd trials
         config = {
             "optimizer": {"name": "sgd", "momentum": 0.5 + i / 70, "nesterov": True},
@@ -68,8 +65,9 @@ def test_only_active_actors_learn():
             "lr": 1e-3,
         }
         opt.tell(config, loss(config))
-    assert opt.policy.gaussian.mean[beta] == 0.5  # adam's beta1 never saw a sample
-    assert opt.policy.gaussian.mean[opt.space.names().index("optimizer/0/momentum")] != 0.5
+    latent = {p.name: p.latent_mean for p in opt.view().numeric}
+    assert latent["optimizer/1/beta1"] == 0.5  # adam's beta1 never saw a sample
+    assert latent["optimizer/0/momentum"] != 0.5
 
 
 def test_conditional_points_round_trip_and_are_checked():
@@ -116,7 +114,7 @@ def never(config):
 
 
 def test_an_unsatisfiable_constraint_is_a_clear_error():
-    opt = PGOptimizer(BOX, seed=0, constraint=never, max_rejections=50)
+    opt = PGOptimizer(BOX, seed=0, constraint=never, rejection={"max_in_a_row": 50})
     try:
         opt.ask()
     except RuntimeError as e:

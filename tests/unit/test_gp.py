@@ -97,7 +97,7 @@ def test_reranking_finds_a_smooth_optimum_sooner():
     for k in (0, 16):
         finals = []
         for seed in range(10):
-            opt = PGOptimizer(space, seed=seed, gp_rerank=k)
+            opt = PGOptimizer(space, seed=seed, rerank={"size": k})
             for start in range(0, 24, 8):
                 batch = [(start + i, opt.ask(trial_id=start + i)) for i in range(8)]
                 for trial_id, config in batch:

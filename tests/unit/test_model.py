@@ -25,13 +25,13 @@ def _direct_density(model: ParzenModel, x: np.ndarray, points: Points) -> float:
             elif size > 1:
                 k *= 1.0 - lam if x[j] == row[j] else lam / (size - 1)
         total += k
-    return (total + np.exp(model.log_prior)) / (m + 1)
+    return (total + np.exp(model.log_uniform)) / (m + 1)
 
 
 def test_log_density_matches_its_definition_with_unknown_coordinates_and_single_categories():
     rng = np.random.default_rng(3)
     sizes = [3, 1, 4]
-    model = ParzenModel(2, sizes, bandwidth=0.3, cat_prior=1.0)
+    model = ParzenModel(2, sizes, bandwidth=0.3, category_smoothing=1.0)
 
     def rows(n):
         return np.column_stack([rng.random((n, 2))] + [rng.integers(0, k, n) for k in sizes])
@@ -44,7 +44,7 @@ def test_log_density_matches_its_definition_with_unknown_coordinates_and_single_
         # the kernel matrix is single precision: about 7 significant digits
         np.testing.assert_allclose(model.log_density(candidates, points), expected, rtol=1e-5)
     empty = Points(np.zeros((0, 5)), np.zeros(0))
-    np.testing.assert_allclose(model.log_density(candidates, empty), model.log_prior)
+    np.testing.assert_allclose(model.log_density(candidates, empty), model.log_uniform)
     good_minus_bad = model.log_density(candidates, full) - model.log_density(candidates, partial)
     np.testing.assert_allclose(model.score(candidates, full, partial), good_minus_bad, rtol=1e-12)
 
@@ -52,7 +52,7 @@ def test_log_density_matches_its_definition_with_unknown_coordinates_and_single_
 def test_sampling_with_the_prior_point_draws_from_the_mixture_the_density_scores():
     """With prior weight 1 a group of mass m gives 1 / (m + 1) of its draws to the uniform prior point
     (every category, the whole unit interval); without it every draw stays near the group's points."""
-    model = ParzenModel(1, [4], bandwidth=0.1, cat_prior=1.0)
+    model = ParzenModel(1, [4], bandwidth=0.1, category_smoothing=1.0)
     points = Points(np.array([[0.5, 2.0], [0.5, 2.0], [0.5, 2.0]]), np.ones(3))
     n = 8000
     for prior, share in ((0.0, 0.0), (1.0, 0.25)):
