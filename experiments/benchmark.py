@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata
 
-from experiments.harness import SEARCHERS, RunRecord, expected_best, make_searcher, random_values, run_search
-from experiments.objectives import OBJECTIVES
-from experiments.spaces import domain_items
+from experiments.lab.driver import SEARCHERS, RunRecord, expected_best, make_searcher, random_values, run_search
+from experiments.lab.objectives import OBJECTIVES
+from experiments.lab.spaces import domain_items
 
 Setting = tuple[int, int]  # (budget, concurrency)
 OVERHEAD_POINTS = (100, 1000, 3000, 10000)

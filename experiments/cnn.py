@@ -33,8 +33,8 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
-from experiments.harness import make_searcher
-from experiments.study import Scale, header, mean_sd, parse_args, start_ray, table
+from experiments.lab.driver import make_searcher
+from experiments.lab.render import Scale, header, mean_sd, parse_args, start_ray, table
 
 if TYPE_CHECKING:
     import torch

@@ -18,11 +18,11 @@ tpe:pgsearcher,hebo:pgsearcher
         --settings 320x32,640x64,1280x128 --seeds 2                  # high concurrency (WIDE), issue 15
 
 Settings: "100x8" runs 100 evaluations asynchronously with up to 8 pending (completed in a seeded random
-order shared by all searchers, `experiments.harness.run_search`); "16r8" is the NeurIPS 2020 black-box
+order shared by all searchers, `experiments.lab.driver.run_search`); "16r8" is the NeurIPS 2020 black-box
 challenge's protocol, 16 rounds of 8 suggestions with a whole round asked before any of it is told
 (`run_batches`), scored after 32 and after 128 evaluations. Settings with 32 or more pending (`WIDE`,
 about 10 trials per worker) are reported in a section of their own, with the diversity of the configs in
-flight (mean pairwise latent distance of a full pending set, `experiments.harness.pending_diversity`) and
+flight (mean pairwise latent distance of a full pending set, `experiments.lab.driver.pending_diversity`) and
 the configs suggested while an equal one was pending.
 
 Every finished run (values in completion order, searcher seconds per completion) is stored as JSON under
@@ -53,10 +53,10 @@ import numpy as np
 from scipy.stats import rankdata
 
 from experiments.benchmark import RANDOM_SAMPLE, order_seed, score
-from experiments.harness import SEARCHERS, Setting, expected_best, make_searcher, random_values, run_setting
-from experiments.peers import PEERS
-from experiments.study import header, table
-from experiments.suites import DEV, HELD_OUT, SUITES, expand, get_objective, half_of, suite_of
+from experiments.lab.driver import SEARCHERS, Setting, expected_best, make_searcher, random_values, run_setting
+from experiments.lab.peers import PEERS
+from experiments.lab.render import header, table
+from experiments.lab.suites import DEV, HELD_OUT, SUITES, expand, get_objective, half_of, suite_of
 
 RESULTS = Path("experiments/results")
 CACHE = RESULTS / "cache"  # shared with experiments.benchmark: the dense random samples sit here
@@ -167,7 +167,7 @@ def is_wide(setting: str) -> bool:
 
 
 def searcher_names() -> list[str]:
-    """Every searcher the harness and `experiments.peers` know, in report order."""
+    """Every searcher the harness and `experiments.lab.peers` know, in report order."""
     known = {**SEARCHERS, **PEERS}
     return [n for n in ORDER if n in known] + [n for n in known if n not in ORDER]
 
@@ -597,7 +597,7 @@ def markdown(summary: dict, argv: list[str] | None, wall: float | None) -> tuple
         "shown for a half only where it ran every objective of it; seeds: the fewest it has on a suite half.",
         "",
         "**dev** is the development half (tune on it), **held out** the held-out half (only check on it); "
-        "the split is fixed in `experiments/suites/__init__.py`.",
+        "the split is fixed in `experiments/lab/suites/__init__.py`.",
         "",
     ]
     if wall is not None:

@@ -41,7 +41,7 @@ from ray.tune.schedulers import PopulationBasedTraining
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from experiments.cnn import SPACE, asha, augment, build_cnn, load
-from experiments.study import Scale, header, mean_sd, parse_args, start_ray, table
+from experiments.lab.render import Scale, header, mean_sd, parse_args, start_ray, table
 from ray_pgsearch import PGSearcher
 from ray_pgsearch.pbt import PolicyExplorer, initial_population, pbt_mutations, population_search_alg
 

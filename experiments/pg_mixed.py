@@ -2,7 +2,7 @@
 
     python -m experiments.pg_mixed [--seeds N] [--budget B] [--quick]
 
-Tunes a linear SGDClassifier on scikit-learn's digits (`digits_sgd` of experiments.objectives:
+Tunes a linear SGDClassifier on scikit-learn's digits (`digits_sgd` of experiments.lab.objectives:
 three choices -- loss, penalty, learning-rate schedule -- and alpha, l1_ratio, eta0 and max_iter,
 validation error on a fixed 50/50 split) with PGSearcher, random search and TPE at the same budget
 over several seeds, one trial at a time. The seed-0 PGSearcher run also logs its policy after every
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.harness import run_search
-from experiments.objectives import OBJECTIVES
-from experiments.study import Scale, compare, header, mean_sd, parse_args, plot_curves, table
+from experiments.lab.driver import run_search
+from experiments.lab.objectives import OBJECTIVES
+from experiments.lab.render import Scale, compare, header, mean_sd, parse_args, plot_curves, table
 from ray_pgsearch import PGSearcher, SearchSpace
 from ray_pgsearch._space import NumericParam
 from ray_pgsearch._util import path_str

@@ -32,8 +32,8 @@ import numpy as np
 from ray import tune
 from ray.tune.search.sample import Domain
 
-from experiments.objectives import Objective
-from experiments.study import Scale, compare, describe_space, header, mean_sd, parse_args, plot_curves, table
+from experiments.lab.objectives import Objective
+from experiments.lab.render import Scale, compare, describe_space, header, mean_sd, parse_args, plot_curves, table
 
 GRID = {
     "n_estimators": [50, 200],

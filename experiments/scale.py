@@ -63,8 +63,8 @@ from typing import Any, TextIO
 
 from ray import tune
 
+from experiments.lab.render import RESULTS, header, table
 from experiments.long_run import SPACE, loss  # the space and cheap loss of the long-run study
-from experiments.study import RESULTS, header, table
 from ray_pgsearch import PGSearcher
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -122,7 +122,7 @@ def capture(experiment_dir: str, path: str, tag_filter: str = TAG_FILTER) -> Non
 def train_mixed_bowls(config: dict) -> None:
     from ray import tune
 
-    from experiments.objectives import mixed_bowls
+    from experiments.lab.objectives import mixed_bowls
 
     tune.report({"loss": mixed_bowls(config)})
 
@@ -132,7 +132,7 @@ def run_demo(storage_path: str, num_samples: int = 40) -> str:
     import ray
     from ray import tune
 
-    from experiments.objectives import OBJECTIVES
+    from experiments.lab.objectives import OBJECTIVES
     from ray_pgsearch import PGSearcher
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)

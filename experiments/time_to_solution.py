@@ -91,9 +91,9 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 from ray.tune.search.sample import Domain
 
 from experiments import cnn, lc_surrogate
-from experiments.harness import make_searcher
-from experiments.spaces import to_python
-from experiments.study import Scale, header, mean_sd, parse_args, start_ray, table
+from experiments.lab.driver import make_searcher
+from experiments.lab.render import Scale, header, mean_sd, parse_args, start_ray, table
+from experiments.lab.spaces import to_python
 from ray_pgsearch.pbt import pbt_mutations
 
 FULL, QUICK = Scale(seeds=10, budget=60), Scale(seeds=1, budget=0)  # budget: seconds per run (quick: none)
@@ -370,7 +370,7 @@ def on_grid(run: Run, grid: np.ndarray, k: int = BEST) -> np.ndarray:
 
 def strategy_searcher(name: str, seed: int, concurrency: int) -> Searcher:
     """A seeded searcher: HEBO and BOHB through Ray's wrappers (the benchmark harness has neither),
-    the others from `experiments.harness.make_searcher`."""
+    the others from `experiments.lab.driver.make_searcher`."""
     if name == "hebo":
         import torch
         from ray.tune.search.hebo import HEBOSearch

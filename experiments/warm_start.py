@@ -7,7 +7,7 @@ good configs sooner on a related task, and cost little on an unrelated one?
 Every pair is a source task and a target task. For each pair and seed s, a source search (PGSearcher
 with its defaults and seed ``SOURCE_SEED + s``, budget 100, 8 at once) runs on the source objective;
 then three searches of the target, each ``PGSearcher(seed=s)`` and each driven by the harness
-(``experiments.harness.run_search``) with the same completion order:
+(``experiments.lab.driver.run_search``) with the same completion order:
 
 - cold: no prior;
 - warm: ``prior=`` the source searcher;
@@ -51,8 +51,8 @@ import numpy as np
 from ray import tune
 
 from experiments.benchmark import RANDOM_SAMPLE, order_seed, score
-from experiments.harness import expected_best, random_values, run_search
-from experiments.objectives import (
+from experiments.lab.driver import expected_best, random_values, run_search
+from experiments.lab.objectives import (
     _BOWLS_SPACE,
     _CATS,
     _CATS_SPACE,
@@ -67,8 +67,8 @@ from experiments.objectives import (
     hartmann6,
     levy,
 )
-from experiments.spaces import Categorical, Float, Integer, domain_items, get_path, set_path, snap_int
-from experiments.study import RESULTS, header, table
+from experiments.lab.render import RESULTS, header, table
+from experiments.lab.spaces import Categorical, Float, Integer, domain_items, get_path, set_path, snap_int
 from ray_pgsearch import PGSearcher
 
 Setting = tuple[int, int]  # (budget, concurrency)

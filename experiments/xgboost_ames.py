@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from ray import tune
 
-from experiments.objectives import Objective
-from experiments.study import Scale, compare, describe_space, header, mean_sd, parse_args, plot_curves, table
+from experiments.lab.objectives import Objective
+from experiments.lab.render import Scale, compare, describe_space, header, mean_sd, parse_args, plot_curves, table
 
 SEARCHERS = ["random", "tpe", "pgsearcher"]
 FULL, QUICK = Scale(seeds=3, budget=20), Scale(seeds=1, budget=6)

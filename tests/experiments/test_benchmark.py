@@ -9,9 +9,9 @@ from ray import tune
 from ray.tune.search import Searcher
 
 from experiments import benchmark
-from experiments.harness import RandomSearcher, expected_best, run_search
-from experiments.naive_pg import NaivePGSearcher
-from experiments.objectives import OBJECTIVES, Objective
+from experiments.lab.driver import RandomSearcher, expected_best, run_search
+from experiments.lab.naive_pg import NaivePGSearcher
+from experiments.lab.objectives import OBJECTIVES, Objective
 
 
 def test_expected_best_matches_simulation() -> None:

@@ -9,9 +9,9 @@ import pytest
 from ray import tune
 
 from experiments import external
-from experiments.harness import RandomSearcher, Setting, run_batches
-from experiments.objectives import OBJECTIVES, Objective
-from experiments.suites import DEV, HELD_OUT, SUITES, expand, get_objective, half_of, suite_of
+from experiments.lab.driver import RandomSearcher, Setting, run_batches
+from experiments.lab.objectives import OBJECTIVES, Objective
+from experiments.lab.suites import DEV, HELD_OUT, SUITES, expand, get_objective, half_of, suite_of
 
 
 def test_setting_keys_round_trip() -> None:
@@ -80,7 +80,7 @@ def test_batched_run_is_reproducible() -> None:
 
 
 def test_bayesmark_space_conversion() -> None:
-    from experiments.suites.bayesmark import LOGIT_PREFIX, model_params, tune_space
+    from experiments.lab.suites.bayesmark import LOGIT_PREFIX, model_params, tune_space
 
     api = {
         "n": {"type": "int", "space": "linear", "range": (1, 25)},
@@ -103,7 +103,7 @@ def test_bayesmark_space_conversion() -> None:
 
 
 def test_l2_normalizer_matches_scikit_learns_old_normalize() -> None:
-    from experiments.suites.bayesmark import L2Normalizer
+    from experiments.lab.suites.bayesmark import L2Normalizer
 
     x = np.random.default_rng(0).normal(size=(30, 3)) * [1.0, 10.0, 0.1] + [5.0, -2.0, 0.0]
     z = L2Normalizer().fit(x).transform(x)
@@ -114,7 +114,7 @@ def test_l2_normalizer_matches_scikit_learns_old_normalize() -> None:
 @pytest.mark.slow
 def test_bayesmark_problem_is_deterministic() -> None:
     pytest.importorskip("bayesmark")
-    from experiments.suites.bayesmark import BayesmarkProblem
+    from experiments.lab.suites.bayesmark import BayesmarkProblem
 
     objective = get_objective("bm_DT_breast_nll")  # trees with max_features < 1: seeded inside
     config = {k: d.sample(random_state=np.random.default_rng(1)) for k, d in objective.space.items()}
@@ -126,7 +126,7 @@ def test_coco_optimum_is_attained_and_integers_are_rounded() -> None:
     pytest.importorskip("cocoex")
     import cocoex
 
-    from experiments.suites.coco import integer_cardinalities, objective
+    from experiments.lab.suites.coco import integer_cardinalities, objective
 
     bbob = objective("bbob", 3, 2, 1)
     bare = cocoex.BareProblem("bbob", 3, 2, 1)
@@ -220,7 +220,7 @@ def test_external_command_runs_only_what_is_missing(tmp_path, capsys) -> None:
 
 def _peer_run(name: str) -> list[float]:
     """A tiny seeded run of a peer on a mixed space (integer, log float, categorical)."""
-    from experiments.harness import make_searcher, run_search
+    from experiments.lab.driver import make_searcher, run_search
 
     objective = Objective(
         "tiny",
@@ -244,7 +244,7 @@ def test_plain_peers_are_seeded(name: str) -> None:
 @pytest.mark.slow
 def test_smac_finishes_on_an_exhausted_finite_space() -> None:
     pytest.importorskip("smac")
-    from experiments.harness import make_searcher
+    from experiments.lab.driver import make_searcher
 
     objective = Objective("finite", "mixed", {"a": tune.randint(0, 3)}, lambda c: float(c["a"]), 0.0, "3 configs")
     record = run_batches(make_searcher("smac", 0, 8, 2), objective, budget=8, batch=2)
@@ -269,7 +269,7 @@ _MIXED = Objective(
 
 
 def test_diversity_of_configs_in_flight_is_recorded_in_the_unit_interval() -> None:
-    from experiments.harness import pending_diversity, run_search
+    from experiments.lab.driver import pending_diversity, run_search
     from ray_pgsearch import SearchSpace
 
     space = SearchSpace(_MIXED.space)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from experiments import lc_surrogate, time_to_solution
-from experiments.harness import RandomSearcher
-from experiments.spaces import sample_config
+from experiments.lab.driver import RandomSearcher
+from experiments.lab.spaces import sample_config
 
 
 def configs(n: int, seed: int = 0) -> list[dict]:

@@ -13,7 +13,7 @@ from ray import tune
 from ray.tune.search.sample import Domain
 
 from experiments import tune_digits, warm_start
-from experiments.objectives import OBJECTIVES
+from experiments.lab.objectives import OBJECTIVES
 from ray_pgsearch import PGOptimizer
 
 ARMS = ["cold", "warm", "replay"]
@@ -49,7 +49,7 @@ def test_quick_study_reports_every_arm_pair_and_half(tmp_path: Path) -> None:
 
 
 def test_every_pair_is_labelled_and_shares_parameters() -> None:
-    from experiments.spaces import domain_items
+    from experiments.lab.spaces import domain_items
 
     for name, pair in warm_start.pairs().items():
         assert pair.kind in warm_start.KINDS and pair.half in warm_start.HALVES, name
@@ -91,7 +91,7 @@ def test_shifted_objectives_reach_their_stated_optimum(fn, argmin: dict, optimum
 
 
 def test_stated_optima_are_lower_bounds() -> None:
-    from experiments.spaces import sample_config
+    from experiments.lab.spaces import sample_config
 
     rng = np.random.default_rng(0)
     for pair in warm_start.pairs().values():
@@ -119,7 +119,7 @@ def test_margin_loss_for_two_and_more_classes() -> None:
 
 
 def test_top_configs_are_the_best_evaluated() -> None:
-    from experiments.harness import run_search
+    from experiments.lab.driver import run_search
     from ray_pgsearch import PGSearcher
 
     objective = OBJECTIVES["branin"]

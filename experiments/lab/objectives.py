@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 from ray import tune
 
-from experiments.spaces import domain_items, fill, get_path, snap_int
+from experiments.lab.spaces import domain_items, fill, get_path, snap_int
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from experiments.harness import RunRecord, make_searcher, run_search
-from experiments.objectives import Objective
+from experiments.lab.driver import RunRecord, make_searcher, run_search
+from experiments.lab.objectives import Objective
 
 RESULTS = Path("experiments/results")
 

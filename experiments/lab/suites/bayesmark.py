@@ -37,12 +37,12 @@ from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import make_pipeline
 
-from experiments.objectives import Objective
-from experiments.spaces import Categorical, Integer, snap_int
+from experiments.lab.objectives import Objective
+from experiments.lab.spaces import Categorical, Integer, snap_int
 
 LOGIT_PREFIX = "logit_"
 
-# (model, data set, metric) per problem, half development and half held out (`experiments.suites`). Only
+# (model, data set, metric) per problem, half development and half held out (`experiments.lab.suites`). Only
 # data sets that ship with scikit-learn. Each half has one problem per model (SVM only on classification:
 # its regressor is flat on unscaled diabetes), three classification and three regression problems, two
 # nll, one accuracy and three regression metrics. MLP-adam/sgd (0.2-2 s per evaluation here) and AdaBoost

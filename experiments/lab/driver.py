@@ -12,8 +12,8 @@ from typing import Any, Callable
 import numpy as np
 from ray.tune.search import Searcher
 
-from experiments.objectives import Objective
-from experiments.spaces import (
+from experiments.lab.objectives import Objective
+from experiments.lab.spaces import (
     Categorical,
     Float,
     Integer,
@@ -341,7 +341,7 @@ def _nevergrad(seed: int, budget: int, concurrency: int) -> Searcher:
 
 def _naive_pg(seed: int, budget: int, concurrency: int) -> Searcher:
     """The article's naive policy gradient."""
-    from experiments.naive_pg import NaivePGSearcher
+    from experiments.lab.naive_pg import NaivePGSearcher
 
     return NaivePGSearcher(seed=seed)
 
@@ -378,11 +378,11 @@ SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
 
 
 def make_searcher(name: str, seed: int, budget: int, concurrency: int) -> Searcher:
-    """A fresh, seeded searcher by name, from `SEARCHERS` or `experiments.peers.PEERS`.
+    """A fresh, seeded searcher by name, from `SEARCHERS` or `experiments.lab.peers.PEERS`.
 
     Metric and mode are set later by `run_search` / `run_batches`.
     """
-    from experiments.peers import PEERS
+    from experiments.lab.peers import PEERS
 
     _quiet()
     return {**SEARCHERS, **PEERS}[name](seed, budget, concurrency)
