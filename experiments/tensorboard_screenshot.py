@@ -15,7 +15,6 @@ import glob
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,16 +23,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from experiments.lab.cluster import free_port
+
 CHROMIUM = "/usr/bin/chromium"
 # the policy's means and category probabilities of top-level parameters, trial losses, best so far
 TAG_FILTER = r"policy/[^/]+/(mean|p_.*)$|ray/tune/loss|search/best"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_tensorboard(logdir: str, port: int) -> subprocess.Popen:

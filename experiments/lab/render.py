@@ -1,64 +1,21 @@
-"""Shared pieces of the source-study experiments (pg_mixed, xgboost_ames, rf_regression, cnn):
-the command line, the result file's header, markdown tables, searcher comparisons over seeds on
-the in-process driver, and best-so-far curves."""
+"""The lab's renderer: a results file's header (title, the exact command, date, versions, the code measured),
+markdown tables, numbers with their spread, and the figures (best-so-far and score curves)."""
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import multiprocessing
-import os
 import platform
 import shlex
+import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
-from experiments.lab.driver import RunRecord, make_searcher, run_search
-from experiments.lab.objectives import Objective
-
-RESULTS = Path("experiments/results")
-
-
-@dataclass(frozen=True)
-class Scale:
-    """Seeds and budget (trials per searcher run) of a study."""
-
-    seeds: int
-    budget: int
-
-
-def parse_args(
-    doc: str,
-    full: Scale,
-    quick: Scale,
-    argv: list[str] | None,
-    add: Callable[[argparse.ArgumentParser], object] | None = None,
-    budget_unit: str = "trials per search",
-) -> argparse.Namespace:
-    """--seeds, --budget (in `budget_unit`), --quick (the test-sized run: `quick` unless
-    --seeds/--budget say otherwise), --jobs, --out (the results folder) and whatever `add` adds."""
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    if add is not None:
-        add(parser)
-    parser.add_argument("--seeds", type=int, help=f"seeds per searcher (default {full.seeds})")
-    parser.add_argument("--budget", type=int, help=f"{budget_unit} (default {full.budget})")
-    parser.add_argument(
-        "--quick", action="store_true", help=f"a test-sized run ({quick.seeds} seeds, budget {quick.budget}, less data)"
-    )
-    parser.add_argument("--jobs", type=int, default=2, help="searches run in parallel processes")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="where the .md and .png go")
-    args = parser.parse_args(argv)
-    scale = quick if args.quick else full
-    args.seeds = args.seeds or scale.seeds
-    args.budget = args.budget or scale.budget
-    args.out.mkdir(parents=True, exist_ok=True)
-    return args
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def installed_version(package: str) -> str:
@@ -69,10 +26,11 @@ def installed_version(package: str) -> str:
         return "not installed"
 
 
-def header(module: str, title: str, argv: list[str] | None, packages: list[str]) -> list[str]:
-    """Title, the exact command, the date and the package versions, as markdown lines."""
+def header(module: str, title: str, argv: list[str] | None, packages: Iterable[str] = ()) -> list[str]:
+    """Title, the exact command (``python -m experiments.<module> ...``), the date and the package versions,
+    as markdown lines."""
     args = sys.argv[1:] if argv is None else argv
-    versions = ", ".join(f"{p} {installed_version(p)}" for p in ["ray", "numpy", *packages])
+    versions = ", ".join(f"{p} {installed_version(p)}" for p in dict.fromkeys(["ray", "numpy", *packages]))
     command = " ".join(["python -m", f"experiments.{module}", shlex.join(args)]).strip()
     date = datetime.datetime.now().isoformat(timespec="seconds")
     return [
@@ -85,22 +43,26 @@ def header(module: str, title: str, argv: list[str] | None, packages: list[str])
     ]
 
 
-def start_ray(module: str, num_cpus: int | None = None) -> None:
-    """A local Ray for a Tune study, unless one runs already: ``address="local"`` so it never attaches
-    to another user's cluster on this host, token auth off unless ``RAY_AUTH_MODE`` says otherwise,
-    `num_cpus` CPUs (default: all). `module` (the caller's ``__name__``) is shipped to the workers by
-    value when it was imported rather than run as ``__main__``, whose functions pickle by value anyway."""
-    import ray
+def code_version(code_dir: Path | str = ROOT / "ray_pgsearch") -> str:
+    """The last commit that touched `code_dir` (by default this checkout's ``ray_pgsearch/``), with
+    " with uncommitted changes" when it differs from it; "unknown" outside a git checkout. Results are
+    comparable only on the same algorithm."""
 
-    if not ray.is_initialized():
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
-    if module != "__main__":
-        ray.cloudpickle.register_pickle_by_value(sys.modules[module])
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=code_dir, capture_output=True, text=True)
+        except OSError:
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("log", "-1", "--format=%h", "--", ".")
+    if not commit:
+        return "unknown"
+    return commit + (" with uncommitted changes" if git("status", "--porcelain", ".") else "")
 
 
-def table(head: list[str], rows: list[list[str]]) -> list[str]:
-    """A markdown table."""
+def table(head: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A markdown table, as lines (a blank line after it)."""
     return (
         ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         + ["| " + " | ".join(row) + " |" for row in rows]
@@ -108,7 +70,21 @@ def table(head: list[str], rows: list[list[str]]) -> list[str]:
     )
 
 
-def describe_space(space: dict) -> str:
+def mean_sd(values: Iterable[float], fmt: str = ".4g") -> str:
+    """'mean ± sd' over seeds (sd with ddof=1; just the value for one seed)."""
+    values = np.asarray(list(values), dtype=float)
+    if values.size == 1:
+        return f"{values[0]:{fmt}}"
+    return f"{values.mean():{fmt}} ± {values.std(ddof=1):{fmt}}"
+
+
+def pm(mean: float, stderr: float, digits: int = 1, signed: bool = False) -> str:
+    """'mean ± s.e.' ('+' on a signed difference; just the mean when the s.e. is not finite)."""
+    text = f"{mean:+.{digits}f}" if signed else f"{mean:.{digits}f}"
+    return f"{text} ± {stderr:.{digits}f}" if np.isfinite(stderr) else text
+
+
+def describe_space(space: Mapping[str, Any]) -> str:
     """`name`: type sampler range, for every domain of a flat space (constants left out)."""
     from ray.tune.search.sample import Domain
 
@@ -122,37 +98,37 @@ def describe_space(space: dict) -> str:
     )
 
 
-def _search(name: str, objective: Objective, seed: int, budget: int, concurrency: int) -> RunRecord:
-    """One seeded search of `objective` by the harness searcher `name`."""
-    searcher = make_searcher(name, seed, budget, concurrency)
-    return run_search(searcher, objective, budget, concurrency, order_seed=seed, name=name, seed=seed)
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
-def compare(
-    objective: Objective, names: list[str], seeds: int, budget: int, concurrency: int, jobs: int
-) -> dict[str, list[RunRecord]]:
-    """Every searcher of `names` on `objective` for seeds 0..seeds-1, `jobs` searches at a time."""
-    tasks = [(name, seed) for name in names for seed in range(seeds)]
-    # spawn, not fork: a fork after the parent ran OpenMP code (xgboost, torch) can deadlock
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {task: pool.submit(_search, task[0], objective, task[1], budget, concurrency) for task in tasks}
-        records: dict[str, list[RunRecord]] = {name: [] for name in names}
-        for (name, seed), future in futures.items():
-            record = future.result()
-            print(f"  {objective.name} {name:>10} seed {seed}: best {record.best:.5g}", flush=True)
-            records[name].append(record)
-    return records
+def panels(count: int, columns: int, width: float, height: float) -> tuple[Any, np.ndarray]:
+    """A figure of `count` panels in rows of `columns` (the unused ones hidden) and its axes, flat."""
+    plt = pyplot()
+    columns = max(min(count, columns), 1)
+    rows = max(-(-count // columns), 1)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, axes.flat[:count]
 
 
-def mean_sd(values: list[float] | np.ndarray, fmt: str = ".4g") -> str:
-    """'mean ± sd' over seeds (sd with ddof=1; just the value for one seed)."""
-    values = np.asarray(values, dtype=float)
-    if values.size == 1:
-        return f"{values[0]:{fmt}}"
-    return f"{values.mean():{fmt}} ± {values.std(ddof=1):{fmt}}"
+def save(fig: Any, path: Path, dpi: int = 110, title: str | None = None) -> None:
+    """Lay out, save and close a figure."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
 
 
-def plot_curves(ax: object, curves: dict[str, np.ndarray], ylabel: str, xlabel: str = "trials") -> None:
+def plot_curves(ax: Any, curves: Mapping[str, np.ndarray], ylabel: str, xlabel: str = "trials") -> None:
     """Mean best-so-far curve per searcher (rows of each array are seeds), shaded min..max."""
     for i, (name, curve) in enumerate(curves.items()):
         curve = np.atleast_2d(curve)
@@ -163,3 +139,15 @@ def plot_curves(ax: object, curves: dict[str, np.ndarray], ylabel: str, xlabel: 
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+
+
+def score_axes(ax: Any, title: str, xlabel: str, ylabel: str, low: float = -60) -> None:
+    """The look of a score-against-evaluations panel: random search's level at 0, scores from `low` to 100."""
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_ylim(low, 100)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower right")

@@ -11,7 +11,8 @@ sets not seen while developing: in COCO each half takes one function of a pair o
 (dev | held out: separable Rastrigin | Bueche-Rastrigin, Rosenbrock | rotated Rosenbrock, ellipsoid |
 discus, Rastrigin | Schaffer F7, Gallagher 101 | Gallagher 21 peaks) in every dimension; in bayesmark each
 half has one problem per model (see `bayesmark.PROBLEMS`); in `ours` each half has synthetic, mixed and
-model objectives. Develop and tune on `dev` only; look at `held_out` to check, never to tune.
+model objectives. Develop and tune on the development half only; look at the held-out half to check,
+never to tune (`experiments.lab.protocol`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from experiments.lab.objectives import OBJECTIVES, Objective
-
-DEV, HELD_OUT = "dev", "held_out"
+from experiments.lab.protocol import DEV, HELD_OUT
 
 
 @dataclass(frozen=True)

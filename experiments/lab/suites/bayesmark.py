@@ -45,8 +45,8 @@ LOGIT_PREFIX = "logit_"
 # (model, data set, metric) per problem, half development and half held out (`experiments.lab.suites`). Only
 # data sets that ship with scikit-learn. Each half has one problem per model (SVM only on classification:
 # its regressor is flat on unscaled diabetes), three classification and three regression problems, two
-# nll, one accuracy and three regression metrics. MLP-adam/sgd (0.2-2 s per evaluation here) and AdaBoost
-# (0.5-3 s) are left out for cost: a run of 128 evaluations would take minutes of objective time alone.
+# nll, one accuracy and three regression metrics. MLP-adam/sgd and AdaBoost (seconds per evaluation
+# here) are left out for cost: a run of 128 evaluations would take minutes of objective time alone.
 PROBLEMS: tuple[tuple[str, str, str], ...] = (
     ("DT", "breast", "nll"),
     ("kNN", "diabetes", "mse"),
