@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 from ray import tune
 from ray.tune.search import Searcher
 
@@ -112,6 +114,21 @@ def test_tiny_benchmark_writes_report_and_scores_its_cache_again(tmp_path, capsy
     benchmark.main(argv)  # everything is cached: the same scores, nothing run
     assert "0 runs to do" in capsys.readouterr().out
     assert json.loads((tmp_path / "benchmark.json").read_text())["summary"] == first
+
+
+@pytest.mark.slow
+def test_the_committed_benchmark_table_is_scored_again_from_the_committed_cache(tmp_path) -> None:
+    """A clone re-scores benchmark.md from experiments/results/runs/benchmark without running a search."""
+    committed = Path("experiments/results/benchmark.md")
+    command = committed.read_text().split("Command: `python -m experiments.benchmark ")[1].split("`")[0].split()
+    cache = ["--cache", "experiments/results/runs/benchmark", "--out", str(tmp_path), "--jobs", "1"]
+    benchmark.main(command + cache)
+
+    def scores(text: str) -> list[tuple[str, str]]:
+        rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and " ± " in line]
+        return [(row[0], row[1]) for row in rows]  # searcher, mean score ± s.e.
+
+    assert scores((tmp_path / "benchmark.md").read_text()) == scores(committed.read_text())
 
 
 def test_overhead_table_has_one_row_per_searcher_and_number_pending(tmp_path):
