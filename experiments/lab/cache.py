@@ -63,6 +63,7 @@ class RunCache:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self._shards: dict[tuple[str, str], dict[tuple[str, int], dict]] = {}
+        self._appended: set[tuple[str, str]] = set()  # shards with lines added since they were last compacted
 
     def shard(self, group: str, searcher: str) -> Path:
         """The file of one group and searcher."""
@@ -92,13 +93,14 @@ class RunCache:
         """Append one run (a dict with searcher, objective and seed) to its shard."""
         write_lines(self.shard(group, run["searcher"]), [run], append=True)
         self._read(group, run["searcher"])[(run["objective"], int(run["seed"]))] = run
+        self._appended.add((group, run["searcher"]))
 
     def compact(self) -> None:
-        """Rewrite every shard read or written here with one line per run, sorted by objective and seed."""
-        for (group, searcher), runs in self._shards.items():
-            path = self.shard(group, searcher)
-            if runs and path.exists():
-                write_lines(path, [runs[key] for key in sorted(runs)])
+        """Rewrite every shard this cache added runs to with one line per run, sorted by objective and seed."""
+        for group, searcher in sorted(self._appended):
+            runs = self._read(group, searcher)
+            write_lines(self.shard(group, searcher), [runs[key] for key in sorted(runs)])
+        self._appended.clear()
 
     def groups(self) -> list[str]:
         """The groups with runs (settings, mostly)."""
