@@ -125,10 +125,11 @@ def config_key(config: Mapping[str, Any]) -> str:
 
 class ProbedSearcher(TimedSearcher):
     """A timed searcher that also tracks, from the searcher's side, how many suggested trials are live and
-    whether a config is suggested while an equal one is still live. Its checkpoints are the searcher's own."""
+    whether a config is suggested while an equal one is still live. Tune takes it for the searcher: its
+    checkpoints (through the timed ``save``) are the searcher's own file."""
 
     def __init__(self, searcher: PGSearcher) -> None:
-        super().__init__(searcher)
+        super().__init__(searcher, wrapper=False)  # Tune checkpoints through the timed save
         self.live: dict[str, str] = {}
         self.live_keys: collections.Counter = collections.Counter()
         self.live_max = self.dup_in_flight = 0
@@ -263,7 +264,7 @@ def drive(spec: Mapping[str, Any]) -> dict[str, Any]:
     if searcher is not None:
         import ray_pgsearch
 
-        opt = searcher.searcher.optimizer
+        opt = searcher.inner.optimizer
         out["searcher"] = {
             "code": os.path.dirname(ray_pgsearch.__file__),
             "times": searcher.times.as_dict(),

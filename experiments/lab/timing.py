@@ -46,13 +46,19 @@ class CallTimes:
 
 class TimedSearcher(Searcher):
     """Forwards every hook to `searcher`, timing ``suggest``, ``on_trial_result``, ``on_trial_complete`` and
-    ``save`` in `times`. Tune treats it as a wrapper (it has a ``searcher`` attribute): a
-    ``ConcurrencyLimiter`` inside still sets Tune's pending-trial depth, a scheduler's ``on_pause`` and
-    ``on_unpause`` reach the searcher, and its checkpoints are the searcher's own."""
+    ``save`` in `times`.
 
-    def __init__(self, searcher: Searcher, times: CallTimes | None = None) -> None:
+    With `wrapper` (the default) Tune sees a wrapper (a ``searcher`` attribute): a ``ConcurrencyLimiter``
+    inside still sets Tune's pending-trial depth, a scheduler's ``on_pause`` and ``on_unpause`` reach the
+    searcher, and Tune checkpoints the searcher itself, past this wrapper (so ``save`` is not timed).
+    Without, Tune takes this object for the searcher and checkpoints it through ``save``, timed, which
+    writes the searcher's own file."""
+
+    def __init__(self, searcher: Searcher, times: CallTimes | None = None, wrapper: bool = True) -> None:
         super().__init__(metric=searcher.metric, mode=searcher.mode)
-        self.searcher = searcher
+        self.inner = searcher
+        if wrapper:
+            self.searcher = searcher
         self.times = times if times is not None else CallTimes()
 
     @property
@@ -62,45 +68,45 @@ class TimedSearcher(Searcher):
 
     @property
     def metric(self) -> str:
-        return self.searcher.metric
+        return self.inner.metric
 
     @property
     def mode(self) -> str:
-        return self.searcher.mode
+        return self.inner.mode
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
-        return self.searcher.set_search_properties(metric, mode, config, **spec)
+        return self.inner.set_search_properties(metric, mode, config, **spec)
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
-        return self.searcher.set_max_concurrency(max_concurrent)
+        return self.inner.set_max_concurrency(max_concurrent)
 
     def suggest(self, trial_id: str) -> dict | str | None:
         with self.times.timed("suggest"):
-            return self.searcher.suggest(trial_id)
+            return self.inner.suggest(trial_id)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         with self.times.timed("on_trial_result"):
-            self.searcher.on_trial_result(trial_id, result)
+            self.inner.on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         with self.times.timed("on_trial_complete"):
-            self.searcher.on_trial_complete(trial_id, result=result, error=error)
+            self.inner.on_trial_complete(trial_id, result=result, error=error)
 
     def add_evaluated_point(self, *args: Any, **kwargs: Any) -> None:
-        self.searcher.add_evaluated_point(*args, **kwargs)
+        self.inner.add_evaluated_point(*args, **kwargs)
 
     def on_pause(self, trial_id: str) -> None:
-        self.searcher.on_pause(trial_id)  # type: ignore[attr-defined]
+        self.inner.on_pause(trial_id)  # type: ignore[attr-defined]
 
     def on_unpause(self, trial_id: str) -> None:
-        self.searcher.on_unpause(trial_id)  # type: ignore[attr-defined]
+        self.inner.on_unpause(trial_id)  # type: ignore[attr-defined]
 
     def save(self, checkpoint_path: str) -> None:
         with self.times.timed("save"):
-            self.searcher.save(checkpoint_path)
+            self.inner.save(checkpoint_path)
 
     def restore(self, checkpoint_path: str) -> None:
-        self.searcher.restore(checkpoint_path)
+        self.inner.restore(checkpoint_path)
 
     def get_state(self) -> dict:
         return {"times": self.times.calls}

@@ -139,6 +139,8 @@ def test_the_timing_wrapper_forwards_and_counts() -> None:
     times = timed.times.as_dict()
     assert times["suggest"]["calls"] == 3 and times["on_trial_complete"]["calls"] == 1
     assert timed.seconds == pytest.approx(sum(t["wall_s"] for t in times.values()))
+    assert timed.searcher is timed.inner  # Tune walks past a wrapper to the searcher inside
+    assert not hasattr(TimedSearcher(inner, wrapper=False), "searcher")  # Tune checkpoints it through its save
 
 
 def test_arms_are_named_pgsearcher_configurations() -> None:
