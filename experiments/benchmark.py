@@ -3,6 +3,7 @@
     python -m experiments.benchmark --seeds 40 --no-overhead          # benchmark.md / .json / .png
     python -m experiments.benchmark --overhead-only --searchers random,pgsearcher \\
         --overhead-pending 1,8,32,256 --overhead-objectives mixed_bowls,mixed_categorical --jobs 1
+    python -m experiments.benchmark --quick                          # the smoke run (seconds)
 
 The benchmark runs every searcher on every objective under each setting ("32x8": budget 32, up to 8
 pending, completed in a seeded random order that every searcher shares) for seeds 0..N-1; each run is kept
@@ -34,6 +35,22 @@ OVERHEAD_POINTS = (100, 1000, 3000, 10000)
 OVERHEAD_WINDOW = 50  # trials either side of each point
 OVERHEAD_CAP = {"tpe": 1000, "hyperopt": 1000, "ngopt": 3000}  # slow searchers stop early
 PACKAGES = ("scipy", "scikit-learn", "optuna", "hyperopt", "nevergrad")
+FULL = {
+    "seeds": 5,
+    "settings": "32x8,100x8,100x1",
+    "searchers": ",".join(SEARCHERS),
+    "objectives": ",".join(OBJECTIVES),
+    "overhead_trials": 10000,
+    "overhead_repeats": 3,
+}
+QUICK = {
+    "seeds": 1,
+    "settings": "8x2",
+    "searchers": "random,naive_pg,pgsearcher",
+    "objectives": "branin,mixed_categorical",
+    "overhead_trials": 100,
+    "overhead_repeats": 1,
+}
 
 
 def run_missing(
@@ -288,20 +305,29 @@ def overhead(
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the benchmark and/or the overhead measurement."""
     parser = cli.parser(__doc__)
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--settings", type=Setting.parse_list, default=Setting.parse_list("32x8,100x8,100x1"))
-    parser.add_argument("--searchers", default=",".join(SEARCHERS), help="comma separated, peers or arms")
-    parser.add_argument("--objectives", default=",".join(OBJECTIVES))
-    parser.add_argument("--overhead-trials", type=int, default=10000)
+    for flag, kind, help_ in (
+        ("--seeds", int, "seeds 0..N-1"),
+        ("--settings", str, "budget x concurrency, comma separated"),
+        ("--searchers", str, "comma separated, peers or arms"),
+        ("--objectives", str, "comma separated"),
+        ("--overhead-trials", int, "finished trials of the overhead runs"),
+        ("--overhead-repeats", int, "runs per cell of the overhead table (median)"),
+    ):
+        key = flag[2:].replace("-", "_")
+        parser.add_argument(flag, type=kind, help=f"{help_} (default {FULL[key]}; --quick: {QUICK[key]})")
     parser.add_argument("--overhead-pending", default="8", help="trials pending in the overhead runs, e.g. 1,8,32,256")
-    parser.add_argument("--overhead-repeats", type=int, default=3, help="runs per cell of the overhead table (median)")
     parser.add_argument("--overhead-objectives", default="mixed_bowls", help="objectives of the overhead runs")
+    parser.add_argument("--quick", action="store_true", help="a test-sized run (the --quick defaults above)")
     cli.add_output(parser, jobs=2)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--overhead-only", action="store_true")
     group.add_argument("--no-overhead", action="store_true")
     args = parser.parse_args(argv)
-    cli.resolve_output(args, "benchmark")
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.settings = Setting.parse_list(args.settings)
+    cli.resolve_output(args, "benchmark", args.quick)
 
     searchers, objectives = args.searchers.split(","), args.objectives.split(",")
     overhead_objectives = args.overhead_objectives.split(",")

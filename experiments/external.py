@@ -2,6 +2,7 @@
 
     python -m experiments.external --plan            # every stage of PLAN (what is cached is reused), then report
     python -m experiments.external --report-only     # re-score everything in the cache (seconds)
+    python -m experiments.external --quick           # the smoke run (seconds)
     python -m experiments.external --searchers pgsearcher --suites all --settings 32x8,100x8,100x1 --seeds 10
     python -m experiments.external --plan --searchers pgsearcher --rerun pgsearcher   # PGSearcher's stages again
     python -m experiments.external --plan prior_candidates --cache experiments/results/cache/prior_candidates \
@@ -56,6 +57,9 @@ CHALLENGE = "16r8"
 # High concurrency, about 10 trials per worker. HEBO, whose model fit dominates there, runs in stages of its own.
 WIDE = "320x32,640x64,1280x128"
 WIDE_SEARCHERS = ("random", "tpe", "ngopt", "naive_pg", "pgsearcher")
+# One stage from the flags: their defaults, and those of the smoke run (--quick).
+FULL = {"searchers": ",".join(CHEAP), "suites": "all", "settings": ASYNC, "seeds": 10}
+QUICK = {"searchers": "random,pgsearcher", "suites": "branin,levy4", "settings": "6x2,2r3", "seeds": 1}
 
 
 @dataclass(frozen=True)
@@ -163,10 +167,15 @@ def main(argv: list[str] | None = None) -> None:
         help="run every stage of a plan: external (the default), restarts or prior_candidates "
         "(with --searchers: theirs only)",
     )
-    parser.add_argument("--suites", default="all", help="suites, suite:dev / suite:held_out halves or objectives")
-    parser.add_argument("--settings", default=ASYNC, help="e.g. 32x8,100x8,100x1 (asynchronous) or 16r8 (rounds)")
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1")
-    parser.add_argument("--searchers", help=f"comma separated (default {','.join(CHEAP)}; with --plan: all of it)")
+    for flag, kind, help_ in (
+        ("--suites", str, "suites, suite:dev / suite:held_out halves or objectives"),
+        ("--settings", str, "e.g. 32x8,100x8,100x1 (asynchronous) or 16r8 (rounds)"),
+        ("--seeds", int, "seeds 0..N-1"),
+        ("--searchers", str, "comma separated (with --plan: all of the plan's, or these of them)"),
+    ):
+        key = flag[2:]
+        parser.add_argument(flag, type=kind, help=f"{help_} (default {FULL[key]}; --quick: {QUICK[key]})")
+    parser.add_argument("--quick", action="store_true", help="a test-sized run (the --quick defaults above)")
     parser.add_argument("--rerun", default="", help="searchers whose cached runs are run again")
     parser.add_argument("--report-only", action="store_true", help="only re-score the cache")
     parser.add_argument("--report-searchers", help="searchers in the report (default: all cached)")
@@ -174,17 +183,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--list", action="store_true", help="print the runs that would be run, and stop")
     cli.add_output(parser, jobs=1)
     args = parser.parse_args(argv)
+    only = args.searchers.split(",") if args.searchers else None
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
     known = searcher_names()
-    only = args.searchers.split(",") if args.searchers else None
     rerun = set(filter(None, args.rerun.split(",")))
-    unknown = set(only or []) | rerun | set((args.report_searchers or "").split(",")) - {""}
+    unknown = set(args.searchers.split(",")) | rerun | set((args.report_searchers or "").split(",")) - {""}
     if unknown - set(known):
         parser.error(f"unknown searchers {sorted(unknown - set(known))}; known: {known}")
     pairs = [tuple(pair.split(":")) for pair in args.paired.split(",") if pair]
     if any(len(pair) != 2 or set(pair) - set(known) for pair in pairs):
         parser.error(f"--paired takes a:b pairs of known searchers, got {args.paired!r}")
-    cli.resolve_output(args, "external")
+    cli.resolve_output(args, "external", args.quick)
     one_thread()
     cache = RunCache(args.cache)
     start = time.time()
@@ -192,9 +204,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.plan:
             tasks = plan_tasks(PLANS[args.plan], cache, only, rerun)
         else:
-            tasks = plan_tasks(
-                [Stage(tuple(only or CHEAP), args.suites, args.settings, args.seeds)], cache, None, rerun
-            )
+            stage = Stage(tuple(args.searchers.split(",")), args.suites, args.settings, args.seeds)
+            tasks = plan_tasks([stage], cache, None, rerun)
         counts: dict[tuple[str, str], int] = {}
         for searcher, _, setting, _ in tasks:
             counts[(searcher, setting)] = counts.get((searcher, setting), 0) + 1
