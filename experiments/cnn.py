@@ -33,8 +33,10 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
-from experiments.harness import make_searcher
-from experiments.study import Scale, header, mean_sd, parse_args, start_ray, table
+from experiments.lab.arms import make_searcher
+from experiments.lab.cli import Scale, parse_args
+from experiments.lab.cluster import start_ray
+from experiments.lab.render import header, mean_sd, pyplot, save, table
 
 if TYPE_CHECKING:
     import torch
@@ -143,41 +145,58 @@ def augment(x: torch.Tensor, config: dict, gen: torch.Generator) -> torch.Tensor
     return x
 
 
-def train_cnn(config: dict) -> None:
-    """Train the CNN of `config` for ``config["epochs"]`` epochs, reporting validation accuracy and
-    cross-entropy loss after each one."""
+def prepare(config: dict) -> tuple[torch.device, tuple[torch.Tensor, ...], torch.nn.Module]:
+    """A trial's device (the GPU when the trial was given one, else one CPU thread), its data (x_train,
+    y_train, x_val, y_val) there, and the CNN of `config` built from ``config["seed"]``."""
     import torch
-    import torch.nn.functional as F
 
     on_gpu = torch.cuda.is_available() and bool(ray.get_gpu_ids())
     device = torch.device("cuda" if on_gpu else "cpu")
     if not on_gpu:
         torch.set_num_threads(1)
     torch.manual_seed(config["seed"])
+    data = tuple(torch.from_numpy(a).to(device) for a in load(config["dataset"]))
+    return device, data, build_cnn(config, data[0].shape[-1]).to(device)
+
+
+def train_epoch(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, data: tuple, config: dict, gen: torch.Generator
+) -> dict[str, float]:
+    """One epoch over the training data in `gen`'s order and augmentations; then the validation accuracy
+    and cross-entropy loss."""
+    import torch
+    import torch.nn.functional as F
+
+    x_tr, y_tr, x_val, y_val = data
+    model.train()
+    for batch in torch.randperm(len(y_tr), generator=gen, device=x_tr.device).split(config["batch_size"]):
+        optimizer.zero_grad()
+        F.cross_entropy(model(augment(x_tr[batch], config, gen)), y_tr[batch]).backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        logits = model(x_val)
+    return {
+        "accuracy": float((logits.argmax(1) == y_val).float().mean()),
+        "loss": float(F.cross_entropy(logits, y_val)),
+    }
+
+
+def train_cnn(config: dict) -> None:
+    """Train the CNN of `config` for ``config["epochs"]`` epochs, reporting validation accuracy and
+    cross-entropy loss after each one."""
+    import torch
+
+    device, data, model = prepare(config)
     gen = torch.Generator(device=device).manual_seed(config["seed"])
-    x_tr, y_tr, x_val, y_val = (torch.from_numpy(a).to(device) for a in load(config["dataset"]))
-    model = build_cnn(config, x_tr.shape[-1]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     for _ in range(config["epochs"]):
-        model.train()
-        for batch in torch.randperm(len(y_tr), generator=gen, device=device).split(config["batch_size"]):
-            optimizer.zero_grad()
-            F.cross_entropy(model(augment(x_tr[batch], config, gen)), y_tr[batch]).backward()
-            optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            logits = model(x_val)
-        tune.report(
-            {
-                "accuracy": float((logits.argmax(1) == y_val).float().mean()),
-                "loss": float(F.cross_entropy(logits, y_val)),
-            }
-        )
+        tune.report(train_epoch(model, optimizer, data, config, gen))
 
 
 def tune_cnn(searcher: str, seed: int, budget: int, space: dict, gpus: float, storage: str) -> list[dict]:
-    """One Ray Tune run of `budget` trials with the harness searcher `searcher` and ASHA; each
-    trial's last result (config, accuracy, epochs trained, end time), in the order they ended."""
+    """One Ray Tune run of `budget` trials with the searcher named `searcher` (a peer or an arm) and ASHA;
+    each trial's last result (config, accuracy, epochs trained, end time), in the order they ended."""
     tuner = tune.Tuner(
         tune.with_resources(train_cnn, {"cpu": 1, "gpu": gpus}),
         param_space={**space, "seed": seed},
@@ -208,12 +227,7 @@ def tune_cnn(searcher: str, seed: int, budget: int, space: dict, gpus: float, st
 
 def plot(runs: dict[str, list[list[dict]]], path: Path) -> None:
     """Best validation accuracy so far against the epochs trained so far, one line per seed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = pyplot().subplots(figsize=(8, 5))
     for i, (name, seeds) in enumerate(runs.items()):
         for j, rows in enumerate(seeds):
             epochs = np.cumsum([r["epochs"] for r in rows])
@@ -225,9 +239,7 @@ def plot(runs: dict[str, list[list[dict]]], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title("tunable CNN: best accuracy against training spent (one line per seed)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, dpi=100)
 
 
 def markdown(

@@ -243,7 +243,7 @@ def scenario_checkpoint() -> str:
 
 def scenario_restarts() -> str:
     """The search starts over after 40 results without a new best, with 8 trials pending."""
-    from experiments.restarts import Restarts
+    from experiments.lab.restarts import Restarts
 
     run = Run(PGOptimizer(MIXED, "min", seed=13, extensions=[Restarts(40)]), mixed_loss, 8)
     run.steps(300)

@@ -7,7 +7,7 @@
 #
 # Why the odd steps:
 # - bayesmark 0.0.8 pins 2020 packages that do not install next to numpy 2: it goes in with --no-deps
-#   (experiments/suites/bayesmark.py shims what changed; it needs only numpy, scipy, pandas, scikit-learn).
+#   (experiments/lab/suites/bayesmark.py shims what changed; it needs only numpy, scipy, pandas, scikit-learn).
 # - HEBO 0.3.6 pins numpy < 1.25 and pymoo 0.6.0 (the resolver backtracks for minutes and fails): its
 #   wheel goes in with --no-deps, then the imports its default GP model needs. pymoo 0.6.0.1 pins
 #   cma 3.2.2; Nevergrad uses cma too, so cma is put back to the version that was there.
@@ -56,7 +56,7 @@ from ray.tune.search.ax import AxSearch  # noqa: F401
 from ray.tune.search.bohb import TuneBOHB  # noqa: F401
 from ray.tune.search.hebo import HEBOSearch  # noqa: F401
 
-from experiments.suites.bayesmark import import_bayesmark
+from experiments.lab.suites.bayesmark import import_bayesmark
 
 import_bayesmark()
 print("peers and suites import")

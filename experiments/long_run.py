@@ -1,20 +1,22 @@
 """Long runs stay cheap: 20,000 trials through the ask/tell core, measuring the traced memory and
 the optimizer's seconds per trial as the history grows. Writes experiments/results/long_run.md.
 
-    python -m experiments.long_run [--trials 20000] [--concurrency 8]
+    python -m experiments.long_run [--trials 20000] [--concurrency 8] [--quick]
+
+``SPACE`` and ``loss`` (a cheap synthetic loss, so the optimizer's own cost dominates) are also the trial
+workload of the scale study. ``--quick`` runs 300 trials.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import time
 import tracemalloc
 
 import numpy as np
 from ray import tune
 
+from experiments.lab import cli, render
 from ray_pgsearch import PGOptimizer
 
 SPACE = {
@@ -40,22 +42,25 @@ def loss(config: dict) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = cli.parser(__doc__)
     parser.add_argument("--trials", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "long_run.md"))
+    parser.add_argument("--quick", action="store_true", help="a test-sized run: 300 trials")
+    cli.add_output(parser, cache=False)
     args = parser.parse_args(argv)
+    cli.resolve_output(args, "long_run", args.quick)
+    trials = 300 if args.quick else args.trials
 
     opt = PGOptimizer(SPACE, mode="min", seed=0)
     rng = np.random.default_rng(0)
     pending: dict[int, tuple[dict, float]] = {}
-    seconds = np.zeros(args.trials)
-    checkpoints = sorted({c for c in (100, 1000, 3000, 10000, 20000) if c <= args.trials})
+    seconds = np.zeros(trials)
+    checkpoints = sorted({c for c in (100, 1000, 3000, 10000, 20000) if c <= trials} | {trials})
     rows = []
     tracemalloc.start()
     started = 0
-    for done in range(args.trials):
-        while started < args.trials and len(pending) < args.concurrency:
+    for done in range(trials):
+        while started < trials and len(pending) < args.concurrency:
             t0 = time.perf_counter()
             config = opt.ask(started)
             seconds[started] += time.perf_counter() - t0
@@ -73,23 +78,25 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{done + 1:>6} trials: {rows[-1][1]:.3f} ms/trial, traced {rows[-1][2]:.2f} MiB", flush=True)
     tracemalloc.stop()
 
-    lines = [
-        "# Long run: cost and memory of the ask/tell core over 20,000 trials",
+    lines = render.header("long_run", f"Long run: cost and memory of the ask/tell core over {trials:,} trials", argv)
+    lines += [
+        f"Trials complete in a seeded random order with {args.concurrency} pending; the memory is Python's traced "
+        "allocations (tracemalloc, which also slows every call, so the ms here are upper bounds).",
         "",
-        f"Command: `python -m experiments.long_run --trials {args.trials} --concurrency {args.concurrency}`  ",
-        f"Date: {time.strftime('%Y-%m-%d')}. Trials complete in a seeded random order with "
-        f"{args.concurrency} pending; the memory is Python's traced allocations (tracemalloc, which also "
-        "slows every call, so the ms here are upper bounds).",
-        "",
-        "| finished trials | optimizer ms per trial (last 100) | traced memory now (MiB) | peak (MiB) | best loss |",
-        "|---:|---:|---:|---:|---:|",
     ]
-    lines += [f"| {n} | {ms:.3f} | {cur:.2f} | {peak:.2f} | {best:.4f} |" for n, ms, cur, peak, best in rows]
-    lines += ["", f"Cost at the last row / cost at 100 trials: {rows[-1][1] / rows[0][1]:.2f}."]
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {args.out}")
+    head = [
+        "finished trials",
+        "optimizer ms per trial (last 100)",
+        "traced memory now (MiB)",
+        "peak (MiB)",
+        "best loss",
+    ]
+    lines += render.table(
+        head, [[f"{n}", f"{ms:.3f}", f"{cur:.2f}", f"{peak:.2f}", f"{best:.4f}"] for n, ms, cur, peak, best in rows]
+    )
+    lines += [f"Cost at the last row / cost at 100 trials: {rows[-1][1] / rows[0][1]:.2f}."]
+    (args.out / "long_run.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out / 'long_run.md'}")
 
 
 if __name__ == "__main__":

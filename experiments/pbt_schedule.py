@@ -1,4 +1,4 @@
-"""Issue 6.2: PG-guided PBT against plain PBT for the learning-rate schedule of the tunable CNN.
+"""PG-guided PBT against plain PBT for the learning-rate schedule of the tunable CNN.
 
     python -m experiments.pbt_schedule [--seeds N] [--quick] [--population P] [--epochs E] [--gpus G]
 
@@ -35,13 +35,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import ray
 from ray import tune
 from ray.tune.schedulers import PopulationBasedTraining
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from experiments.cnn import SPACE, asha, augment, build_cnn, load
-from experiments.study import Scale, header, mean_sd, parse_args, start_ray, table
+from experiments.cnn import SPACE, asha, prepare, train_epoch
+from experiments.lab.cli import Scale, parse_args
+from experiments.lab.cluster import start_ray
+from experiments.lab.render import header, mean_sd, pyplot, save, table
 from ray_pgsearch import PGSearcher
 from ray_pgsearch.pbt import PolicyExplorer, initial_population, pbt_mutations, population_search_alg
 
@@ -74,15 +75,8 @@ def train_cnn_pbt(config: dict) -> None:
     from a checkpoint, takes ``config["lr"]`` as the current lr, reports validation ``loss``,
     ``accuracy`` and ``lr`` every epoch and a checkpoint every ``checkpoint_every`` epochs."""
     import torch
-    import torch.nn.functional as F
 
-    on_gpu = torch.cuda.is_available() and bool(ray.get_gpu_ids())
-    device = torch.device("cuda" if on_gpu else "cpu")
-    if not on_gpu:
-        torch.set_num_threads(1)
-    torch.manual_seed(config["seed"])
-    x_tr, y_tr, x_val, y_val = (torch.from_numpy(a).to(device) for a in load(config["dataset"]))
-    model = build_cnn(config, x_tr.shape[-1]).to(device)
+    device, data, model = prepare(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     epoch = 0
     checkpoint = tune.get_checkpoint()
@@ -97,20 +91,7 @@ def train_cnn_pbt(config: dict) -> None:
     gen = torch.Generator(device=device).manual_seed(config["seed"] * 1000 + epoch)
     while epoch < config["epochs"]:
         epoch += 1
-        model.train()
-        for batch in torch.randperm(len(y_tr), generator=gen, device=device).split(config["batch_size"]):
-            optimizer.zero_grad()
-            F.cross_entropy(model(augment(x_tr[batch], config, gen)), y_tr[batch]).backward()
-            optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            logits = model(x_val)
-        metrics = {
-            "accuracy": float((logits.argmax(1) == y_val).float().mean()),
-            "loss": float(F.cross_entropy(logits, y_val)),
-            "lr": config["lr"],
-            "epoch": epoch,
-        }
+        metrics = {**train_epoch(model, optimizer, data, config, gen), "lr": config["lr"], "epoch": epoch}
         if epoch % config["checkpoint_every"] == 0 or epoch == config["epochs"]:
             with tempfile.TemporaryDirectory() as d:
                 torch.save(
@@ -239,12 +220,7 @@ def stage2(arm: str, searcher: PGSearcher, fixed: dict, seed: int, args: argpars
 
 def plot(runs: dict[str, list[dict]], path: Path) -> None:
     """The lr schedule of each run's best trial (left) and the final validation loss (right)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (ax, bx) = pyplot().subplots(1, 2, figsize=(11, 4.5))
     for i, (arm, seeds) in enumerate(runs.items()):
         for j, run in enumerate(seeds):
             epochs = sorted(run["schedule"])
@@ -266,10 +242,7 @@ def plot(runs: dict[str, list[dict]], path: Path) -> None:
     bx.set_xlim(-0.5, len(runs) - 0.5)
     bx.set_ylabel("best trial's final validation loss (one dot per seed)")
     bx.grid(alpha=0.3)
-    fig.suptitle("CNN on digits: PBT of the lr schedule, plain vs PG-guided")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, dpi=100, title="CNN on digits: PBT of the lr schedule, plain vs PG-guided")
 
 
 def markdown(

@@ -2,7 +2,7 @@
 
     python -m experiments.pg_mixed [--seeds N] [--budget B] [--quick]
 
-Tunes a linear SGDClassifier on scikit-learn's digits (`digits_sgd` of experiments.objectives:
+Tunes a linear SGDClassifier on scikit-learn's digits (`digits_sgd` of experiments.lab.objectives:
 three choices -- loss, penalty, learning-rate schedule -- and alpha, l1_ratio, eta0 and max_iter,
 validation error on a fixed 50/50 split) with PGSearcher, random search and TPE at the same budget
 over several seeds, one trial at a time. The seed-0 PGSearcher run also logs its policy after every
@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.harness import run_search
-from experiments.objectives import OBJECTIVES
-from experiments.study import Scale, compare, header, mean_sd, parse_args, plot_curves, table
+from experiments.lab.cli import Scale, parse_args
+from experiments.lab.driver import compare, run_search
+from experiments.lab.objectives import OBJECTIVES
+from experiments.lab.render import header, mean_sd, plot_curves, pyplot, save, table
 from ray_pgsearch import PGSearcher, SearchSpace
-from ray_pgsearch._space import NumericParam
-from ray_pgsearch._util import path_str
 from ray_pgsearch.report import load_policy_scalars
 from ray_pgsearch.tensorboard import category_tag, numeric_tag
 
@@ -55,21 +54,17 @@ def policy_trace(budget: int, seed: int = 0) -> pd.DataFrame:
 def plot(records: dict, trace: pd.DataFrame, path: Path) -> None:
     """Best-so-far error per searcher, then per parameter the policy over the updates of the trace:
     category probabilities for a choice, latent mean ± standard deviation for a numeric one."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     params = SearchSpace(OBJECTIVE.space).params
-    fig, axes = plt.subplots(2, 4, figsize=(18, 7.5))
+    fig, axes = pyplot().subplots(2, 4, figsize=(18, 7.5))
     plot_curves(
         axes.flat[0], {n: np.array([r.curve for r in rs]) for n, rs in records.items()}, "best validation error so far"
     )
     axes.flat[0].set_title("searchers at the same budget")
     x = trace["update"]
     for ax, param in zip(axes.flat[1:], params, strict=False):
-        name = path_str(param.path)
-        if isinstance(param, NumericParam):
+        name = "/".join(str(key) for key in param.path)  # Tune's flattened key, as the policy's tags use it
+        numeric = not hasattr(param, "categories")
+        if numeric:
             mean, std = trace[numeric_tag(name, "latent_mean")], trace[numeric_tag(name, "latent_std")]
             ax.plot(x, mean, color="C0", label="mean μ")
             ax.fill_between(x, mean - std, mean + std, color="C0", alpha=0.25, label="μ ± σ")
@@ -81,14 +76,11 @@ def plot(records: dict, trace: pd.DataFrame, path: Path) -> None:
                 ax.plot(x, trace[category_tag(name, category)], label=f"p({category})")
             ax.set_ylim(0, 1)
             ax.set_ylabel("probability")
-        ax.set_title(f"{name}: {'Gaussian actor' if isinstance(param, NumericParam) else 'categorical actor'}")
+        ax.set_title(f"{name}: {'Gaussian actor' if numeric else 'categorical actor'}")
         ax.set_xlabel("policy update")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"PGSearcher on digits SGDClassifier: policy over {len(trace)} updates (seed 0)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, dpi=100, title=f"PGSearcher on digits SGDClassifier: policy over {len(trace)} updates (seed 0)")
 
 
 def markdown(records: dict, trace: pd.DataFrame, args: object, argv: list[str] | None, wall: float) -> str:

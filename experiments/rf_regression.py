@@ -21,9 +21,7 @@ from the same distributions as PGSearcher's SPACE) and PGSearcher get ``--budget
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +30,10 @@ import numpy as np
 from ray import tune
 from ray.tune.search.sample import Domain
 
-from experiments.objectives import Objective
-from experiments.study import Scale, compare, describe_space, header, mean_sd, parse_args, plot_curves, table
+from experiments.lab.cli import Scale, parse_args
+from experiments.lab.driver import compare, run_tasks
+from experiments.lab.objectives import Objective
+from experiments.lab.render import describe_space, header, mean_sd, panels, plot_curves, save, table
 
 GRID = {
     "n_estimators": [50, 200],
@@ -122,13 +122,8 @@ def sklearn_search(kind: str, dataset: str, seed: int, budget: int, quick: bool)
 
 def plot(results: dict[str, dict[str, np.ndarray]], path: Path) -> None:
     """Best-so-far CV RMSE per method, one panel per data set."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(results), figsize=(6.5 * len(results), 4.5), squeeze=False)
-    for ax, (dataset, curves) in zip(axes.flat, results.items(), strict=False):
+    fig, axes = panels(len(results), len(results), 6.5, 4.5)
+    for ax, (dataset, curves) in zip(axes, results.items(), strict=True):
         plot_curves(
             ax,
             {n: np.minimum.accumulate(v, axis=1) for n, v in curves.items()},
@@ -136,9 +131,7 @@ def plot(results: dict[str, dict[str, np.ndarray]], path: Path) -> None:
             "candidates fitted (x folds = fits)",
         )
         ax.set_title(f"random forest on {dataset}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, dpi=100)
 
 
 def markdown(results: dict, args: Any, folds: int, argv: list[str] | None, wall: float) -> str:
@@ -178,18 +171,20 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__, FULL, QUICK, argv)
     folds = 3 if args.quick else 5
     start = time.time()
-    results: dict[str, dict[str, np.ndarray]] = {}
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {
-            (d, kind, seed): pool.submit(sklearn_search, kind, d, seed, args.budget, args.quick)
-            for d in DATASETS
-            for kind, seeds in (("grid", 1), ("random", args.seeds))
-            for seed in range(seeds)
-        }
-        for (dataset, kind, seed), future in futures.items():
-            values = future.result()
-            print(f"  {dataset} {kind:>10} seed {seed}: best {values.min():.4f}", flush=True)
-            results.setdefault(dataset, {}).setdefault(kind, []).append(values)
+    results: dict[str, dict[str, list]] = {d: {} for d in DATASETS}
+
+    def done(task: tuple, values: np.ndarray) -> None:
+        results[task[1]].setdefault(task[0], []).append(values)
+
+    tasks = [
+        (kind, d, seed, args.budget, args.quick)
+        for d in DATASETS
+        for kind, n in (("grid", 1), ("random", args.seeds))
+        for seed in range(n)
+    ]
+    failures = run_tasks(sklearn_search, tasks, args.jobs, done)
+    if failures:
+        raise RuntimeError("searches failed:\n" + "\n".join(failures))
     for dataset in DATASETS:
         objective = Objective(
             f"rf_{dataset}",

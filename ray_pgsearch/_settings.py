@@ -297,7 +297,7 @@ class Settings:
             elif key == "restart_after":
                 raise TypeError(
                     "restart_after: restarts left the library (they cost more than they gain by default); "
-                    "the benchmark lab keeps them as an extension (experiments/restarts.py)"
+                    "the benchmark lab keeps them as an extension (experiments/lab/restarts.py)"
                 )
             else:
                 raise TypeError(f"unknown setting {key!r}{CATALOG.suggestion(key)}")

@@ -161,6 +161,11 @@ class SearchView:
         """(n, objectives) rewards of the window's results (reward = -metric for "min")."""
         return self._opt._history.arrays()[1].copy()
 
+    def results(self) -> list[tuple[dict, np.ndarray]]:
+        """The window's results: (config, reward vector) each, in the buffer's order."""
+        rows, rewards = self._opt._history.arrays()
+        return [(self.space.decode(row), reward.copy()) for row, reward in zip(rows, rewards, strict=True)]
+
     def values(self, name: str) -> np.ndarray:
         """The window's values of numeric parameter ``name``, in its own units."""
         for j, param in enumerate(self.space.numeric):

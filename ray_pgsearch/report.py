@@ -39,6 +39,7 @@ from .tensorboard import TRIALS_TAG, category_tag, numeric_tag
 
 __all__ = [
     "TrialResult",
+    "experiment_problem",
     "load_policy_scalars",
     "load_searcher",
     "load_trials",
@@ -126,12 +127,14 @@ def policy_value_shares(param: NumericParam, mean: float, std: float) -> tuple[n
     return edges, shares, False
 
 
-def _grid(n: int) -> tuple:
+def _grid(n: int, legend_space: float = 0.0) -> tuple:
+    """A figure with ``n`` panels, three to a row; ``legend_space`` inches under each row leave room
+    for legends drawn below the panels."""
     import matplotlib.pyplot as plt
 
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, (3.6 + legend_space) * rows), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
@@ -144,6 +147,36 @@ def _category_labels(ax, categories: tuple) -> None:
     ax.set_xticklabels(
         labels, rotation=30 if len(categories) > 3 else 0, ha="right" if len(categories) > 3 else "center", fontsize=8
     )
+
+
+def _value_axis(axis, param: NumericParam) -> None:
+    """A parameter's axis: log scale for log domains, labelled at powers of ten when it spans three
+    decades or more and at plain 1-2-5 (or 1..9) multiples when it spans less, never with the
+    crowded minor-tick labels; ticks only at whole numbers for integer domains."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
+
+    if param.kind == "log":
+        getattr(axis.axes, f"set_{axis.axis_name}scale")("log")
+        decades = math.log10(param.upper / param.lower)
+        if decades < 3.0:
+            axis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0) if decades >= 1.0 else range(1, 10)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        else:
+            axis.set_major_locator(LogLocator(base=10.0, numticks=8))
+        axis.set_minor_formatter(NullFormatter())
+    elif param.integer:
+        axis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
+        axis.set_minor_locator(NullLocator())
+
+
+def _on_trials(scalars: dict, *tags: str) -> tuple[np.ndarray, ...]:
+    """(trials told, values of each tag) of policy series, at the updates where every one of the
+    tags and the trials count were written: series written up to different updates (the last
+    events of a run can miss some tags) still line up."""
+    told = dict(zip(*scalars[TRIALS_TAG], strict=True))
+    series = [dict(zip(*scalars[tag], strict=True)) for tag in tags]
+    steps = sorted(set(told).intersection(*series))
+    return np.array([told[s] for s in steps], dtype=float), *(np.array([v[s] for s in steps]) for v in series)
 
 
 def plot_best_so_far(trials: list[TrialResult], metric: str, mode: str, path: str) -> None:
@@ -173,30 +206,35 @@ def plot_policy_over_time(searcher: PGSearcher, scalars: dict, trials: list[Tria
     import matplotlib.pyplot as plt
 
     space = searcher.view().space
-    steps, x = scalars[TRIALS_TAG]  # x: trials told at each update
+    steps, _ = scalars[TRIALS_TAG]
     order = np.arange(1, len(trials) + 1)
-    fig, axes = _grid(space.dim)
+    fig, axes = _grid(space.dim, legend_space=0.5)
+    numeric_legend = None
     for ax, param in zip(axes, space.params, strict=False):
         name = path_str(param.path)
         if isinstance(param, NumericParam):
-            mean, lower, upper = (scalars[numeric_tag(name, k)][1] for k in ("mean", "lower", "upper"))
+            x, mean, lower, upper = _on_trials(scalars, *(numeric_tag(name, k) for k in ("mean", "lower", "upper")))
             ax.fill_between(x, lower, upper, color="C0", alpha=0.25, label="middle 68 % of the policy's draws")
             ax.plot(x, mean, color="C0", label="policy centre")
             ax.scatter(order, [get_path(t.config, param.path) for t in trials], s=10, color="0.4", label="trials")
             ax.set_ylabel(name)
-            if param.kind == "log":
-                ax.set_yscale("log")
+            _value_axis(ax.yaxis, param)
+            numeric_legend = numeric_legend or ax.get_legend_handles_labels()
         else:
             for category in param.categories:
-                ax.plot(x, scalars[category_tag(name, category)][1], label=f"p({category})")
+                ax.plot(*_on_trials(scalars, category_tag(name, category)), label=f"p({category})")
             ax.set_ylim(0, 1)
             ax.set_ylabel("probability")
+            # below the panel, where it covers no line
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=min(len(param.categories), 4))
         ax.set_title(name)
         ax.set_xlabel("finished trials")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"policy over {len(steps)} updates")
-    fig.tight_layout()
+    if numeric_legend is not None:  # one legend for every numeric panel, above them all
+        fig.legend(*numeric_legend, loc="upper right", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(f"policy over {len(steps)} updates", x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -211,13 +249,13 @@ def plot_final_policy(searcher: PGSearcher, path: str) -> None:
         values, shares, discrete = policy_value_shares(param, numeric.latent_mean, numeric.latent_std)
         if discrete and param.kind != "log":
             ax.bar(values, shares, width=0.8 * (np.min(np.diff(values)) if values.size > 1 else 1.0), color="C0")
+            _value_axis(ax.xaxis, param)
         elif discrete:
             ax.bar(np.arange(values.size), shares, color="C0")
             _category_labels(ax, tuple(f"{v:g}" for v in values))
         else:
             ax.stairs(shares, values, fill=True, color="C0", alpha=0.7)
-            if param.kind == "log":
-                ax.set_xscale("log")
+            _value_axis(ax.xaxis, param)
         ax.set_xlabel(path_str(param.path))
         ax.set_ylabel("share of draws" + ("" if discrete else " per bin"))
     for ax, choice in zip(axes[view.space.n_numeric :], view.choices, strict=False):
@@ -250,11 +288,39 @@ def write_report(experiment_dir: str, out_dir: str | None = None) -> list[str]:
     return paths
 
 
+def experiment_problem(path: str) -> str | None:
+    """Why ``path`` is not an experiment the report can read, in plain words; None when it is one
+    (a directory with Tune's experiment files and a PGSearcher checkpoint)."""
+    if not os.path.exists(path):
+        return f"{path} does not exist: pass the directory of a Tune experiment, <storage_path>/<name>"
+    if not os.path.isdir(path):
+        return f"{path} is a file, not an experiment directory: pass <storage_path>/<name>"
+
+    def is_experiment(folder: str) -> bool:
+        return bool(glob.glob(os.path.join(folder, "experiment_state-*.json"))) or os.path.isfile(
+            os.path.join(folder, "tuner.pkl")
+        )
+
+    if not is_experiment(path):
+        inside = sorted(d for d in glob.glob(os.path.join(path, "*")) if os.path.isdir(d) and is_experiment(d))
+        hint = f"; the experiments in it: {', '.join(inside)}" if inside else ""
+        return f"{path} is not a Ray Tune experiment (no experiment_state-*.json or tuner.pkl in it){hint}"
+    if not glob.glob(os.path.join(path, "searcher-state-*.pkl")):
+        return (
+            f"{path} is a Ray Tune experiment without a searcher checkpoint (searcher-state-*.pkl): "
+            "its search algorithm was not PGSearcher, or it stopped before Tune first saved the searcher"
+        )
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment_dir", help="<storage_path>/<name> of a Tune run with PGSearcher")
     parser.add_argument("--out", help="where to write the PNGs (default: <experiment_dir>/report)")
     args = parser.parse_args(argv)
+    problem = experiment_problem(args.experiment_dir)
+    if problem is not None:
+        sys.exit(problem)
     try:
         import matplotlib
     except ModuleNotFoundError:
@@ -262,8 +328,8 @@ def main(argv: list[str] | None = None) -> None:
     matplotlib.use("Agg")  # files only; the command line decides the backend, the library does not
     try:
         paths = write_report(args.experiment_dir, args.out)
-    except ValueError as e:
-        sys.exit(str(e))
+    except ValueError as e:  # e.g. a searcher checkpoint of another search algorithm
+        sys.exit(str(e) if args.experiment_dir in str(e) else f"{args.experiment_dir}: {e}")
     for path in paths:
         print(path)
 

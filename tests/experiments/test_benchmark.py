@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 from ray import tune
 from ray.tune.search import Searcher
 
 from experiments import benchmark
-from experiments.harness import RandomSearcher, expected_best, run_search
-from experiments.naive_pg import NaivePGSearcher
-from experiments.objectives import OBJECTIVES, Objective
+from experiments.lab.driver import run_search
+from experiments.lab.naive_pg import NaivePGSearcher
+from experiments.lab.objectives import OBJECTIVES, Objective
+from experiments.lab.peers import RandomSearcher
+from experiments.lab.stats import expected_best
 
 
 def test_expected_best_matches_simulation() -> None:
@@ -95,28 +99,36 @@ def test_naive_pg_learns_the_best_category() -> None:
     assert probs.argmax() == 2 and probs[2] > 0.4
 
 
-def test_tiny_benchmark_writes_report(tmp_path) -> None:
-    benchmark.main(
-        [
-            "--seeds",
-            "1",
-            "--settings",
-            "8x2",
-            "--searchers",
-            "random,naive_pg",
-            "--objectives",
-            "branin,mixed_categorical",
-            "--jobs",
-            "1",
-            "--no-overhead",
-            "--out",
-            str(tmp_path),
-        ]
-    )
+def test_tiny_benchmark_writes_report_and_scores_its_cache_again(tmp_path, capsys) -> None:
+    argv = ["--seeds", "2", "--settings", "8x2", "--searchers", "random,naive_pg"]
+    argv += ["--objectives", "branin,mixed_categorical", "--jobs", "1", "--no-overhead", "--out", str(tmp_path)]
+    benchmark.main(argv)
+    assert "8 runs to do" in capsys.readouterr().out
     text = (tmp_path / "benchmark.md").read_text()
-    assert "| searcher | mean score |" in text and "| naive_pg |" in text
+    assert "| searcher | mean score | median score | mean rank | won |" in text and "| naive_pg |" in text
     assert (tmp_path / "benchmark.png").stat().st_size > 0
-    assert (tmp_path / "benchmark.json").exists()
+    first = json.loads((tmp_path / "benchmark.json").read_text())["summary"]
+    won = {n: s["problems_won"] for n, s in first["settings"]["8x2"]["searchers"].items()}
+    assert sum(won.values()) == 2  # each objective is won once (a tie shares it)
+    assert sorted((tmp_path / "runs" / "benchmark" / "8x2").iterdir())  # the raw runs, one shard per searcher
+    benchmark.main(argv)  # everything is cached: the same scores, nothing run
+    assert "0 runs to do" in capsys.readouterr().out
+    assert json.loads((tmp_path / "benchmark.json").read_text())["summary"] == first
+
+
+@pytest.mark.slow
+def test_the_committed_benchmark_table_is_scored_again_from_the_committed_cache(tmp_path) -> None:
+    """A clone re-scores benchmark.md from experiments/results/runs/benchmark without running a search."""
+    committed = Path("experiments/results/benchmark.md")
+    command = committed.read_text().split("Command: `python -m experiments.benchmark ")[1].split("`")[0].split()
+    cache = ["--cache", "experiments/results/runs/benchmark", "--out", str(tmp_path), "--jobs", "1"]
+    benchmark.main(command + cache)
+
+    def scores(text: str) -> list[tuple[str, str]]:
+        rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and " ± " in line]
+        return [(row[0], row[1]) for row in rows]  # searcher, mean score ± s.e.
+
+    assert scores((tmp_path / "benchmark.md").read_text()) == scores(committed.read_text())
 
 
 def test_overhead_table_has_one_row_per_searcher_and_number_pending(tmp_path):

@@ -1,9 +1,9 @@
-"""Restarts (experiments/restarts.py), a lever kept in the lab as an extension of the optimizer."""
+"""Restarts (experiments/lab/restarts.py), a lever kept in the lab as an extension of the optimizer."""
 
 import pytest
 from ray import tune
 
-from experiments.restarts import Restarts
+from experiments.lab.restarts import Restarts
 from ray_pgsearch import PGOptimizer
 
 SPACE = {"act": tune.choice(["a", "b", "c", "d", "e"]), "lr": tune.loguniform(1e-5, 1e-1)}

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from ray import tune
 
-from experiments import external
-from experiments.harness import RandomSearcher, Setting, run_batches
-from experiments.objectives import OBJECTIVES, Objective
-from experiments.suites import DEV, HELD_OUT, SUITES, expand, get_objective, half_of, suite_of
+from experiments import external, external_report
+from experiments.lab.cache import RunCache
+from experiments.lab.driver import run_batches
+from experiments.lab.objectives import OBJECTIVES, Objective
+from experiments.lab.peers import RandomSearcher
+from experiments.lab.protocol import DEV, HELD_OUT, Setting
+from experiments.lab.suites import SUITES, expand, get_objective, half_of, suite_of
 
 
 def test_setting_keys_round_trip() -> None:
     assert Setting.parse("100x8") == Setting(100, 8) and Setting(100, 8).key == "100x8"
     assert Setting.parse("16r8") == Setting(128, 8, batched=True) and Setting(128, 8, True).key == "16r8"
-    assert external.score_points(Setting.parse("16r8")) == [32, 128]
-    assert external.score_points(Setting.parse("32x8")) == [32]
+    assert Setting.parse("16r8").score_points == [32, 128] and Setting.parse("32x8").score_points == [32]
+    assert Setting.parse("4x2-60s") == Setting(4, 2, seconds=60.0) and Setting(4, 2, seconds=60.0).key == "4x2-60s"
+    assert Setting.parse_list("32x8,16r8") == [Setting(32, 8), Setting(128, 8, batched=True)]
 
 
 def test_every_suite_is_split_into_two_disjoint_halves() -> None:
@@ -80,7 +82,7 @@ def test_batched_run_is_reproducible() -> None:
 
 
 def test_bayesmark_space_conversion() -> None:
-    from experiments.suites.bayesmark import LOGIT_PREFIX, model_params, tune_space
+    from experiments.lab.suites.bayesmark import LOGIT_PREFIX, model_params, tune_space
 
     api = {
         "n": {"type": "int", "space": "linear", "range": (1, 25)},
@@ -103,7 +105,7 @@ def test_bayesmark_space_conversion() -> None:
 
 
 def test_l2_normalizer_matches_scikit_learns_old_normalize() -> None:
-    from experiments.suites.bayesmark import L2Normalizer
+    from experiments.lab.suites.bayesmark import L2Normalizer
 
     x = np.random.default_rng(0).normal(size=(30, 3)) * [1.0, 10.0, 0.1] + [5.0, -2.0, 0.0]
     z = L2Normalizer().fit(x).transform(x)
@@ -114,7 +116,7 @@ def test_l2_normalizer_matches_scikit_learns_old_normalize() -> None:
 @pytest.mark.slow
 def test_bayesmark_problem_is_deterministic() -> None:
     pytest.importorskip("bayesmark")
-    from experiments.suites.bayesmark import BayesmarkProblem
+    from experiments.lab.suites.bayesmark import BayesmarkProblem
 
     objective = get_objective("bm_DT_breast_nll")  # trees with max_features < 1: seeded inside
     config = {k: d.sample(random_state=np.random.default_rng(1)) for k, d in objective.space.items()}
@@ -126,7 +128,7 @@ def test_coco_optimum_is_attained_and_integers_are_rounded() -> None:
     pytest.importorskip("cocoex")
     import cocoex
 
-    from experiments.suites.coco import integer_cardinalities, objective
+    from experiments.lab.suites.coco import integer_cardinalities, objective
 
     bbob = objective("bbob", 3, 2, 1)
     bare = cocoex.BareProblem("bbob", 3, 2, 1)
@@ -142,36 +144,35 @@ def test_coco_optimum_is_attained_and_integers_are_rounded() -> None:
 
 
 def _fake_run(searcher: str, objective: str, seed: int, values: list[float]) -> dict:
-    """A cached run as `external.execute` writes it."""
+    """A cached run as `experiments.lab.driver.execute` writes it."""
     return {
         "searcher": searcher,
         "objective": objective,
         "seed": seed,
         "values": values,
-        "step_seconds": [0.001] * len(values),
+        "seconds": 0.001 * len(values),
     }
 
 
 def test_cache_round_trip_and_missing_runs(tmp_path) -> None:
-    external.save_run(tmp_path, "4x2", _fake_run("random", "branin", 1, [3.0, 2.0, 5.0, 1.0]))
-    external.save_run(tmp_path, "4x2", _fake_run("random", "branin", 0, [4.0, 4.0, 4.0, 4.0]))
-    assert sorted(external.load_runs(tmp_path, "4x2", "random", "branin")) == [0, 1]
+    cache = RunCache(tmp_path)
+    cache.add("4x2", _fake_run("random", "branin", 1, [3.0, 2.0, 5.0, 1.0]))
+    cache.add("4x2", _fake_run("random", "branin", 0, [4.0, 4.0, 4.0, 4.0]))
+    assert sorted(RunCache(tmp_path).runs("4x2", "random", "branin")) == [0, 1]  # read back from the file
     stage = external.Stage(("random", "tpe"), "branin", "4x2", 3)
-    tasks = external.plan_tasks([stage], tmp_path, None, set())
+    tasks = external.plan_tasks([stage], cache, None, set())
     assert tasks == [("tpe", "branin", "4x2", k) for k in (0, 1)] + [(n, "branin", "4x2", 2) for n in ("random", "tpe")]
-    assert len(external.plan_tasks([stage], tmp_path, ["random"], {"random"})) == 3
-    data = json.loads(external.run_path(tmp_path, "4x2", "random", "branin").read_text())
-    assert list(data["runs"]) == ["0", "1"]
+    assert len(external.plan_tasks([stage], cache, ["random"], {"random"})) == 3
 
 
 def test_scores_cover_only_what_a_searcher_ran(tmp_path) -> None:
     worst = 400.0
     for seed in range(2):
         for name in SUITES["ours"].dev[:0] + ("branin", "hartmann6"):
-            external.save_run(tmp_path, "4x2", _fake_run("a", name, seed, [worst, worst, 1.0, worst]))
-            external.save_run(tmp_path, "2r2", _fake_run("a", name, seed, [worst] * 4))
-        external.save_run(tmp_path, "4x2", _fake_run("b", "branin", seed, [worst] * 4))
-    summary = external.score_runs(tmp_path, searchers=["a", "b"], objectives=["branin", "hartmann6"])
+            RunCache(tmp_path).add("4x2", _fake_run("a", name, seed, [worst, worst, 1.0, worst]))
+            RunCache(tmp_path).add("2r2", _fake_run("a", name, seed, [worst] * 4))
+        RunCache(tmp_path).add("4x2", _fake_run("b", "branin", seed, [worst] * 4))
+    summary = external_report.score_runs(RunCache(tmp_path), searchers=["a", "b"], objectives=["branin", "hartmann6"])
     point = summary["settings"]["4x2@4"]
     assert set(point["groups"]) == {"ours:dev", "ours:held_out"}
     assert set(point["groups"]["ours:dev"]) == {"a", "b"} and set(point["groups"]["ours:held_out"]) == {"a"}
@@ -189,10 +190,10 @@ def test_paired_differences_take_the_same_seeds_of_both_searchers(tmp_path) -> N
     of them did not run is left out, and the report shows the difference under the setting's table."""
     for seed in range(3):
         for name in ("branin", "hartmann6"):
-            external.save_run(tmp_path, "4x2", _fake_run("a", name, seed, [50.0, 40.0, 30.0 - seed, 30.0]))
-        external.save_run(tmp_path, "4x2", _fake_run("b", "branin", seed, [50.0, 20.0, 30.0 - seed, 30.0]))
-    summary = external.score_runs(
-        tmp_path, searchers=["a", "b"], objectives=["branin", "hartmann6"], pairs=[("a", "b")]
+            RunCache(tmp_path).add("4x2", _fake_run("a", name, seed, [50.0, 40.0, 30.0 - seed, 30.0]))
+        RunCache(tmp_path).add("4x2", _fake_run("b", "branin", seed, [50.0, 20.0, 30.0 - seed, 30.0]))
+    summary = external_report.score_runs(
+        RunCache(tmp_path), searchers=["a", "b"], objectives=["branin", "hartmann6"], pairs=[("a", "b")]
     )
     point = summary["settings"]["4x2@4"]
     (paired,) = point["paired"]
@@ -200,7 +201,7 @@ def test_paired_differences_take_the_same_seeds_of_both_searchers(tmp_path) -> N
     means = {n: point["halves"][DEV]["searchers"][n]["mean"] for n in ("a", "b")}
     assert paired[DEV]["mean"] == pytest.approx(means["b"] - means["a"]) and paired[DEV]["mean"] > 0
     assert paired[DEV]["seeds"] == 3
-    text, _ = external.markdown(summary, None, None)
+    text, _ = external_report.markdown(summary, None, None)
     assert "| b − a | " in text and "Paired by seed" in text
 
 
@@ -220,7 +221,8 @@ def test_external_command_runs_only_what_is_missing(tmp_path, capsys) -> None:
 
 def _peer_run(name: str) -> list[float]:
     """A tiny seeded run of a peer on a mixed space (integer, log float, categorical)."""
-    from experiments.harness import make_searcher, run_search
+    from experiments.lab.arms import make_searcher
+    from experiments.lab.driver import run_search
 
     objective = Objective(
         "tiny",
@@ -244,7 +246,7 @@ def test_plain_peers_are_seeded(name: str) -> None:
 @pytest.mark.slow
 def test_smac_finishes_on_an_exhausted_finite_space() -> None:
     pytest.importorskip("smac")
-    from experiments.harness import make_searcher
+    from experiments.lab.arms import make_searcher
 
     objective = Objective("finite", "mixed", {"a": tune.randint(0, 3)}, lambda c: float(c["a"]), 0.0, "3 configs")
     record = run_batches(make_searcher("smac", 0, 8, 2), objective, budget=8, batch=2)
@@ -269,7 +271,7 @@ _MIXED = Objective(
 
 
 def test_diversity_of_configs_in_flight_is_recorded_in_the_unit_interval() -> None:
-    from experiments.harness import pending_diversity, run_search
+    from experiments.lab.driver import pending_diversity, run_search
     from ray_pgsearch import SearchSpace
 
     space = SearchSpace(_MIXED.space)
@@ -291,14 +293,16 @@ def test_old_cached_runs_without_diversity_still_score_and_report(tmp_path) -> N
     for seed in range(2):
         for name in ("branin", "hartmann6"):
             old = _fake_run("old", name, seed, [400.0, 300.0, 1.0, 400.0])  # cached before diversity was recorded
-            external.save_run(tmp_path, "4x32", old)
+            RunCache(tmp_path).add("4x32", old)
             new = {**_fake_run("new", name, seed, [400.0] * 4), "diversity": [0.2, 0.4], "in_flight_duplicates": 1}
-            external.save_run(tmp_path, "4x32", new)
-    summary = external.score_runs(tmp_path, searchers=["old", "new"], objectives=["branin", "hartmann6"])
+            RunCache(tmp_path).add("4x32", new)
+    summary = external_report.score_runs(
+        RunCache(tmp_path), searchers=["old", "new"], objectives=["branin", "hartmann6"]
+    )
     dev = summary["settings"]["4x32@4"]["halves"][DEV]["searchers"]
     assert np.isnan(dev["old"]["diversity"]) and np.isnan(dev["old"]["in_flight_duplicates"])
     assert dev["new"]["diversity"] == pytest.approx(0.3) and dev["new"]["in_flight_duplicates"] == 1.0
-    text, _ = external.markdown(summary, [], None)
+    text, _ = external_report.markdown(summary, [], None)
     assert "## High concurrency 4x32" in text and "| dev diversity | held-out diversity | dups in flight |" in text
     assert "| 0.300 | 0.300 | 1.0 |" in text and "| — | — | — |" in text
 
@@ -308,16 +312,18 @@ def test_a_bad_paired_argument_stops_the_command_before_any_run(tmp_path, capsys
     with pytest.raises(SystemExit):
         external.main(args + ["--paired", "random:nosuch"])
     assert "--paired takes a:b pairs" in capsys.readouterr().err
-    assert not (tmp_path / "runs").exists()
+    assert not any(tmp_path.iterdir())  # nothing was run or cached
 
 
 def test_the_high_concurrency_report_says_how_hebo_ran_or_that_it_did_not(tmp_path) -> None:
     for name in ("branin", "hartmann6"):
-        external.save_run(tmp_path, "4x32", _fake_run("random", name, 0, [400.0, 300.0, 1.0, 400.0]))
+        RunCache(tmp_path).add("4x32", _fake_run("random", name, 0, [400.0, 300.0, 1.0, 400.0]))
     objectives = ["branin", "hartmann6"]
-    without, _ = external.markdown(external.score_runs(tmp_path, searchers=["random"], objectives=objectives), [], None)
+    without, _ = external_report.markdown(
+        external_report.score_runs(RunCache(tmp_path), searchers=["random"], objectives=objectives), [], None
+    )
     assert "HEBO is left out" in without and "HEBO suggests a whole batch" not in without
-    external.save_run(tmp_path, "4x32", _fake_run("hebo", "branin", 0, [400.0] * 4))
-    summary = external.score_runs(tmp_path, searchers=["random", "hebo"], objectives=objectives)
-    with_hebo, _ = external.markdown(summary, [], None)
+    RunCache(tmp_path).add("4x32", _fake_run("hebo", "branin", 0, [400.0] * 4))
+    summary = external_report.score_runs(RunCache(tmp_path), searchers=["random", "hebo"], objectives=objectives)
+    with_hebo, _ = external_report.markdown(summary, [], None)
     assert "HEBO suggests a whole batch" in with_hebo and "HEBO is left out" not in with_hebo

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from experiments import lc_surrogate, time_to_solution
-from experiments.harness import RandomSearcher
-from experiments.spaces import sample_config
+from experiments import time_to_solution_tune as tts
+from experiments.lab.peers import RandomSearcher
+from experiments.lab.protocol import Setting
+from experiments.lab.spaces import sample_config
 
 
 def configs(n: int, seed: int = 0) -> list[dict]:
@@ -96,15 +98,15 @@ def test_best_k_curve_is_the_mean_of_the_k_best_trials_so_far() -> None:
         (3.0, "b", 0.95),
         (3.5, "d", 0.1),
     ]
-    times, curve = time_to_solution.best_k_curve(events, k=2)
+    times, curve = tts.best_k_curve(events, k=2)
     assert list(times) == [e[0] for e in events]
     assert np.isnan(curve[0])  # one trial so far
     assert np.allclose(curve[1:], [0.85, 0.55, 0.55, 0.5, 0.5, 0.2])  # each trial's best; NaN losses skipped
-    run = time_to_solution.Run(events=events, finished=["a", "b"])
+    run = tts.Run(events=events, finished=["a", "b"])
     assert run.trials == 4 and run.epochs == 7 and run.epochs_per_finished_trial() == 2.0
     grid = np.array([0.0, 1.0, 1.2, 3.0, 4.0])
-    assert np.allclose(time_to_solution.on_grid(run, grid, k=2), [np.nan, 0.85, 0.85, 0.5, 0.2], equal_nan=True)
-    again = time_to_solution.Run.from_json(json.loads(json.dumps(run.to_json())))
+    assert np.allclose(tts.on_grid(run, grid, k=2), [np.nan, 0.85, 0.85, 0.5, 0.2], equal_nan=True)
+    again = tts.Run.from_json(json.loads(json.dumps(run.to_json())))
     assert again.finished == run.finished and np.array_equal(
         np.array([e[2] for e in again.events]), np.array([e[2] for e in events]), equal_nan=True
     )
@@ -112,13 +114,13 @@ def test_best_k_curve_is_the_mean_of_the_k_best_trials_so_far() -> None:
 
 def test_start_gate_opens_once_every_slot_arrived(tmp_path: Path) -> None:
     gate = str(tmp_path / "gate")
-    stopper = time_to_solution.GateBudget(gate, budget=0.0)
-    assert time_to_solution.open_time(gate) is None and not stopper.stop_all()  # closed: the clock has not started
-    time_to_solution.wait_at_gate(gate, slots=1)  # this process is the only slot
-    opened = time_to_solution.open_time(gate)
+    stopper = tts.GateBudget(gate, budget=0.0)
+    assert tts.open_time(gate) is None and not stopper.stop_all()  # closed: the clock has not started
+    tts.wait_at_gate(gate, slots=1)  # this process is the only slot
+    opened = tts.open_time(gate)
     assert opened is not None and stopper.stop_all()  # a zero budget is spent as soon as it opens
-    time_to_solution.wait_at_gate(gate, slots=5)  # an open gate lets every later trial pass
-    assert time_to_solution.open_time(gate) == opened
+    tts.wait_at_gate(gate, slots=5)  # an open gate lets every later trial pass
+    assert tts.open_time(gate) == opened
 
 
 def test_dead_slots_do_not_count_at_the_gate(tmp_path: Path) -> None:
@@ -126,7 +128,7 @@ def test_dead_slots_do_not_count_at_the_gate(tmp_path: Path) -> None:
     dead.wait()
     (tmp_path / f"slot-{os.getpid()}").touch()
     (tmp_path / f"slot-{dead.pid}").touch()
-    assert time_to_solution._live_slots(tmp_path) == 1
+    assert tts.live_slots(tmp_path) == 1
     assert not (tmp_path / f"slot-{dead.pid}").exists()
 
 
@@ -149,22 +151,22 @@ def test_quick_study_through_tune(ray_local: None, tmp_path: Path) -> None:
     assert set(settings) == {"surrogate", "cnn"} and len(data) == 2
     for setting, strategies in runs.items():
         pool = time_to_solution.STRATEGIES if setting.workload == "surrogate" else time_to_solution.CNN_STRATEGIES
-        assert list(strategies) == [s for s in pool if time_to_solution.installed(s)]
+        assert list(strategies) == [s for s in pool if tts.installed(s)]
         for strategy, (run,) in strategies.items():
             assert f"| {strategy} |" in text
             assert run.trials > 0 and run.epochs >= run.trials
-            _, curve = time_to_solution.best_k_curve(run.events)
+            _, curve = tts.best_k_curve(run.events)
             defined = curve[np.isfinite(curve)]
             assert defined.size and np.all(np.diff(defined) <= 0)  # the best-6 mean loss never increases
-            if strategy != time_to_solution.PBT:
-                assert len(run.finished) == time_to_solution.QUICK_TRIALS  # the trial budget ends the run
+            if strategy != tts.PBT:
+                assert len(run.finished) == tts.QUICK_TRIALS  # the trial budget ends the run
             per_trial = run.epochs_per_finished_trial()
             if strategy.endswith("FIFO"):
                 assert per_trial == setting.epochs  # FIFO trains every trial to the end
-            if strategy.endswith(("ASHA", "HyperBand")) or strategy == time_to_solution.BOHB:
+            if strategy.endswith(("ASHA", "HyperBand")) or strategy == tts.BOHB:
                 assert per_trial < setting.epochs  # the scheduler stops some trials early
-    (pbt,) = runs[settings["surrogate"]][time_to_solution.PBT]
-    assert pbt.trials == time_to_solution.BEST and len(pbt.finished) == time_to_solution.BEST
+    (pbt,) = runs[settings["surrogate"]][tts.PBT]
+    assert pbt.trials == tts.BEST and len(pbt.finished) == tts.BEST
     # a second call loads every run from the cache; --rerun runs the named strategies again
     again = time_to_solution.main(["--quick", "--concurrency", "2", "--workload", "surrogate", "--out", str(tmp_path)])
     (cached,) = again[settings["surrogate"]]["random + ASHA"]
@@ -174,7 +176,7 @@ def test_quick_study_through_tune(ray_local: None, tmp_path: Path) -> None:
         + ["--rerun", "random + FIFO", "--out", str(tmp_path)]
     )
     expected = ["random + FIFO", "random + ASHA", "random + HyperBand", "BOHB"]
-    assert list(partial[settings["surrogate"]]) == [s for s in expected if time_to_solution.installed(s)]
+    assert list(partial[settings["surrogate"]]) == [s for s in expected if tts.installed(s)]
 
 
 class FailingSearcher(RandomSearcher):
@@ -195,9 +197,9 @@ class FailingSearcher(RandomSearcher):
 def test_a_crashing_searcher_ends_its_run_not_the_study(
     ray_local: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(time_to_solution, "strategy_searcher", lambda name, seed, concurrency: FailingSearcher())
-    setting = time_to_solution.Setting("surrogate", 2, 0, 0.0, quick=True)
-    run = time_to_solution.tune_strategy("random + FIFO", 0, setting, str(tmp_path))
+    monkeypatch.setattr(tts, "strategy_searcher", lambda name, seed, concurrency: FailingSearcher())
+    panel = tts.Panel("surrogate", Setting(tts.QUICK_TRIALS, 2))
+    run = tts.tune_strategy("random + FIFO", 0, panel, str(tmp_path))
     assert run.crash == "ValueError: a searcher's bug"
     # the third suggestion comes once a trial has ended (2 at a time): it trained all its epochs
-    assert len(run.finished) >= 1 and run.epochs >= time_to_solution.QUICK_EPOCHS
+    assert len(run.finished) >= 1 and run.epochs >= tts.QUICK_EPOCHS

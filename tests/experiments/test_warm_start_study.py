@@ -12,8 +12,10 @@ import pytest
 from ray import tune
 from ray.tune.search.sample import Domain
 
-from experiments import tune_digits, warm_start
-from experiments.objectives import OBJECTIVES
+from experiments import tune_digits, warm_start, warm_start_pairs
+from experiments.lab.cache import RunCache
+from experiments.lab.objectives import OBJECTIVES, margin_loss
+from experiments.lab.protocol import DEV, HALVES, HELD_OUT
 from ray_pgsearch import PGOptimizer
 
 ARMS = ["cold", "warm", "replay"]
@@ -22,8 +24,8 @@ ARMS = ["cold", "warm", "replay"]
 def test_quick_study_reports_every_arm_pair_and_half(tmp_path: Path) -> None:
     summary = warm_start.main(["--quick", "--out", str(tmp_path), "--jobs", "1"])
     assert set(summary["pairs"]) == set(warm_start.QUICK_PAIRS)
-    assert set(summary["groups"]) == {"related/dev", "related/held-out", "unrelated/dev", "unrelated/held-out"}
-    settings = [f"{b}x{c}" for b, c in warm_start.QUICK_SETTINGS]
+    assert set(summary["groups"]) == {f"{kind}/{half}" for kind in ("related", "unrelated") for half in HALVES}
+    settings = [s.key for s in warm_start.QUICK_SETTINGS]
     for entry in summary["pairs"].values():
         assert list(entry["settings"]) == settings
         for setting in entry["settings"].values():
@@ -32,55 +34,58 @@ def test_quick_study_reports_every_arm_pair_and_half(tmp_path: Path) -> None:
             assert len(setting["arms"]["warm"]) == 5  # mean, s.e., rejected share, trust, weight
             assert 0.0 <= setting["arms"]["warm"][2] <= 1.0 and 0.0 <= setting["arms"]["warm"][3] <= 1.0
             assert set(setting["diffs"]) == {"warm - cold", "warm - replay", "replay - cold"}
-    data = json.loads((tmp_path / "warm_start.json").read_text())
-    runs = data["runs"]
+    assert json.loads((tmp_path / "warm_start.json").read_text())["summary"] == json.loads(json.dumps(summary))
+    cache = RunCache(tmp_path / "runs" / "warm_start")  # every target run, raw
+    runs = [r for s in settings for arm in ARMS for r in cache.every_run(s, arm).values()]
     assert len(runs) == len(warm_start.QUICK_PAIRS) * 2 * len(settings) * len(ARMS)
     for run in runs:
-        assert math.isfinite(run["best"])
-        if run["arm"] == "warm":
+        assert all(math.isfinite(v) for v in run["values"])
+        if run["searcher"] == "warm":
             assert isinstance(run["rejected"], bool) and 0.0 <= run["trust"] <= 1.0 and run["weight"] >= 0.0
         else:
             assert run["rejected"] is None and run["trust"] is None and run["weight"] is None
     text = (tmp_path / "warm_start.md").read_text()
     for heading in ("## Pairs", "## Groups", "## Per pair", "## Bar"):
         assert heading in text
-    assert "| dev |" in text and "| held-out |" in text
+    assert "| dev |" in text and "| held out |" in text
     assert (tmp_path / "warm_start.png").stat().st_size > 0
+    again = warm_start.main(["--quick", "--out", str(tmp_path), "--jobs", "1"])  # from the cache, nothing run
+    assert again == summary
 
 
 def test_every_pair_is_labelled_and_shares_parameters() -> None:
-    from experiments.spaces import domain_items
+    from experiments.lab.spaces import domain_items
 
-    for name, pair in warm_start.pairs().items():
-        assert pair.kind in warm_start.KINDS and pair.half in warm_start.HALVES, name
+    for name, pair in warm_start_pairs.pairs().items():
+        assert pair.kind in warm_start_pairs.KINDS and pair.half in HALVES, name
         source = {path for path, _ in domain_items(pair.source.space)}
         target = {path for path, _ in domain_items(pair.target.space)}
         assert source & target, name
     for kind in ("related", "unrelated"):
-        halves = {p.half for p in warm_start.pairs().values() if p.kind == kind}
-        assert halves == set(warm_start.HALVES)
+        halves = {p.half for p in warm_start_pairs.pairs().values() if p.kind == kind}
+        assert halves == {DEV, HELD_OUT}
 
 
 @pytest.mark.parametrize(
     "fn, argmin, optimum",
     [
         (
-            warm_start.hartmann6_shift,
+            warm_start_pairs.hartmann6_shift,
             {"x0": 0.40169, "x1": 0.150011, "x2": 0.276874, "x3": 0.275332, "x4": 0.311652, "x6": 0.4},
             -3.32237,
         ),
         (
-            warm_start.styblinski_shift,
+            warm_start_pairs.styblinski_shift,
             {"x0": -2.903534 + 1.5, "x1": -3.903534, "x2": -2.903534, "x3": -2.903534, "x5": -2.903534},
             6 * -39.16617,
         ),
         (
-            warm_start.bowls_shift,
+            warm_start_pairs.bowls_shift,
             {"model": "net", "lr": 10**-2.75, "layers": 5, "batch": 64, "optim": {"momentum": 0.7}, "dropout": 0.2},
             0.0,
         ),
         (
-            warm_start.bowls_flip,
+            warm_start_pairs.bowls_flip,
             {"model": "linear", "lr": 10**-4.7, "layers": 8, "batch": 16, "optim": {"momentum": 0.05, "wd": 10**-1.5}},
             0.0,
         ),
@@ -91,10 +96,10 @@ def test_shifted_objectives_reach_their_stated_optimum(fn, argmin: dict, optimum
 
 
 def test_stated_optima_are_lower_bounds() -> None:
-    from experiments.spaces import sample_config
+    from experiments.lab.spaces import sample_config
 
     rng = np.random.default_rng(0)
-    for pair in warm_start.pairs().values():
+    for pair in warm_start_pairs.pairs().values():
         target = pair.target
         if target.optimum is None or target.kind == "model":
             continue
@@ -104,7 +109,7 @@ def test_stated_optima_are_lower_bounds() -> None:
 
 def test_replay_points_are_carried_over_as_a_user_would() -> None:
     old = {"lr": 0.5, "batch": 1000, "optim": {"momentum": 0.9, "wd": 1e-3}, "model": "net", "layers": 3}
-    point = warm_start.adapt_point(old, warm_start._BOWLS_SHIFT_SPACE)
+    point = warm_start.adapt_point(old, warm_start_pairs.BOWLS_SHIFT_SPACE)
     # lr clipped into the new [1e-6, 1e-1], batch onto the new grid, wd dropped, dropout left to the searcher
     assert point == {"model": "net", "lr": 0.1, "layers": 3, "batch": 512, "optim": {"momentum": 0.9}}
     space = {"act": tune.choice(["relu", "gelu"]), "x": tune.uniform(0, 1)}
@@ -112,14 +117,14 @@ def test_replay_points_are_carried_over_as_a_user_would() -> None:
 
 
 def test_margin_loss_for_two_and_more_classes() -> None:
-    assert warm_start.margin_loss(np.array([2.0, -0.5]), np.array([1, 0])) == pytest.approx(0.25)
+    assert margin_loss(np.array([2.0, -0.5]), np.array([1, 0])) == pytest.approx(0.25)
     decision = np.array([[2.0, 0.5, -1.0], [0.0, 0.2, 0.1]])
     # margins: 2 - 0.5 = 1.5 (loss 0); 0.1 - 0.2 = -0.1 (loss 1.1)
-    assert warm_start.margin_loss(decision, np.array([0, 2])) == pytest.approx(0.55)
+    assert margin_loss(decision, np.array([0, 2])) == pytest.approx(0.55)
 
 
 def test_top_configs_are_the_best_evaluated() -> None:
-    from experiments.harness import run_search
+    from experiments.lab.driver import run_search
     from ray_pgsearch import PGSearcher
 
     objective = OBJECTIVES["branin"]

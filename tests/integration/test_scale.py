@@ -3,9 +3,9 @@ logical CPUs each) on this machine, 128 trials in flight, 1,024 trials in all, `
 
 Behaviour only, never speed: every trial finished, trials ran on all 4 nodes, 128 trials ran at one
 moment (Tune's count and the trials' own clocks), no config was in flight twice, and the searcher
-learned from every trial. The cluster, the driver (a separate process: ``experiments.scale``'s
-``run_arm``) and the trial workload (trials that sleep and report; the first 128 wait for each other
-at a start barrier so that all 128 trial actors come up) are those of the scale study
+learned from every trial. The cluster (``experiments.lab.cluster``), the driver (a separate process:
+``experiments.scale_driver.run_arm``) and the trial workload (trials that sleep and report; the first 128
+wait for each other at a start barrier so that all 128 trial actors come up) are those of the scale study
 (``python -m experiments.scale``). Each trial's Ray worker holds about 115 MB, so the test needs
 about 16 GiB of free memory; it skips with a hint when there is less.
 
@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.scale import RayCluster, Setup, meminfo_gib, run_arm
+from experiments.lab.cluster import RayCluster, meminfo_gib
+from experiments.scale_driver import Setup, run_arm
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

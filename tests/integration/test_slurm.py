@@ -23,7 +23,8 @@ import time
 
 import pytest
 
-from experiments.scale import RayCluster, Setup, descendants, process_name
+from experiments.lab.cluster import RayCluster, descendants, process_name
+from experiments.scale_driver import Setup
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SBATCH = os.path.join(ROOT, "slurm", "pgsearch.sbatch")

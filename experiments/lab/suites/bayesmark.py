@@ -37,16 +37,16 @@ from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import make_pipeline
 
-from experiments.objectives import Objective
-from experiments.spaces import Categorical, Integer, snap_int
+from experiments.lab.objectives import Objective
+from experiments.lab.spaces import Categorical, Integer, snap_int
 
 LOGIT_PREFIX = "logit_"
 
-# (model, data set, metric) per problem, half development and half held out (`experiments.suites`). Only
+# (model, data set, metric) per problem, half development and half held out (`experiments.lab.suites`). Only
 # data sets that ship with scikit-learn. Each half has one problem per model (SVM only on classification:
 # its regressor is flat on unscaled diabetes), three classification and three regression problems, two
-# nll, one accuracy and three regression metrics. MLP-adam/sgd (0.2-2 s per evaluation here) and AdaBoost
-# (0.5-3 s) are left out for cost: a run of 128 evaluations would take minutes of objective time alone.
+# nll, one accuracy and three regression metrics. MLP-adam/sgd and AdaBoost (seconds per evaluation
+# here) are left out for cost: a run of 128 evaluations would take minutes of objective time alone.
 PROBLEMS: tuple[tuple[str, str, str], ...] = (
     ("DT", "breast", "nll"),
     ("kNN", "diabetes", "mse"),

@@ -1,4 +1,6 @@
-"""Deterministic objectives (to minimize) for the searcher benchmark."""
+"""The lab's own objectives (to minimize, deterministic): synthetic continuous functions, mixed spaces with
+interactions, and small scikit-learn models on data that ships with scikit-learn; and their building
+blocks (spaces, model builders, losses) for the studies that derive other tasks from them."""
 
 from __future__ import annotations
 
@@ -6,12 +8,12 @@ import functools
 import itertools
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from ray import tune
 
-from experiments.spaces import domain_items, fill, get_path, snap_int
+from experiments.lab.spaces import domain_items, fill, get_path, snap_int
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,12 @@ class Objective:
 # ---------------------------------------------------------------- synthetic continuous
 
 
-def _box(dim: int, low: float, high: float) -> dict:
+def box(dim: int, low: float, high: float) -> dict:
     """A space of `dim` uniform floats x0..x{dim-1} on [low, high]."""
     return {f"x{i}": tune.uniform(low, high) for i in range(dim)}
 
 
-def _vector(fn: Callable[[np.ndarray], float]) -> Callable[[dict], float]:
+def vector(fn: Callable[[np.ndarray], float]) -> Callable[[dict], float]:
     """Wrap a function of a vector into a function of a config {x0: .., x1: ..}."""
 
     def wrapped(config: dict) -> float:
@@ -96,7 +98,7 @@ def levy(x: np.ndarray) -> float:
 
 # ---------------------------------------------------------------- mixed synthetic
 
-_BOWLS_SPACE = {
+BOWLS_SPACE = {
     "model": tune.choice(["linear", "tree", "net"]),
     "lr": tune.loguniform(1e-5, 1.0),
     "layers": tune.randint(1, 9),
@@ -104,7 +106,24 @@ _BOWLS_SPACE = {
     "optim": {"momentum": tune.uniform(0.0, 0.99), "wd": tune.loguniform(1e-8, 1e-1)},
 }
 # per model: loss offset, best log10(lr) at 0 layers, best layers, best log2(batch), best momentum
-_BOWLS = {"linear": (0.6, -1.0, 1, 7, 0.5), "tree": (0.3, -2.0, 3, 5, 0.2), "net": (0.0, -2.5, 6, 6, 0.9)}
+BOWLS = {"linear": (0.6, -1.0, 1, 7, 0.5), "tree": (0.3, -2.0, 3, 5, 0.2), "net": (0.0, -2.5, 6, 6, 0.9)}
+
+
+def bowl_terms(table: dict, config: dict, space: dict) -> tuple[float, float, float]:
+    """The terms of a `mixed_bowls`-style loss that its variants share, for a table of (loss offset, best
+    log10 lr at 0 layers, best layers, best log2 batch, best momentum) per model: (the loss of the lr,
+    layers and batch, the model's best momentum, log10 lr)."""
+    offset, lr0, best_layers, best_batch, best_mom = table[config["model"]]
+    layers = snap_int(config["layers"], space["layers"])
+    batch = snap_int(config["batch"], space["batch"])
+    log_lr = float(np.log10(config["lr"]))
+    loss = (
+        offset
+        + 0.5 * (log_lr - (lr0 - 0.15 * layers)) ** 2
+        + 0.04 * (layers - best_layers) ** 2
+        + 0.1 * (np.log2(batch) - best_batch) ** 2
+    )
+    return float(loss), best_mom, log_lr
 
 
 def mixed_bowls(config: dict) -> float:
@@ -113,22 +132,12 @@ def mixed_bowls(config: dict) -> float:
     The best log learning rate falls with the (integer) depth and the best weight decay
     follows the learning rate, so values interact across types. Minimum 0 (model "net").
     """
-    offset, lr0, best_layers, best_batch, best_mom = _BOWLS[config["model"]]
-    layers = snap_int(config["layers"], _BOWLS_SPACE["layers"])
-    batch = snap_int(config["batch"], _BOWLS_SPACE["batch"])
-    log_lr = np.log10(config["lr"])
+    loss, best_mom, log_lr = bowl_terms(BOWLS, config, BOWLS_SPACE)
     log_wd = np.log10(config["optim"]["wd"])
-    return float(
-        offset
-        + 0.5 * (log_lr - (lr0 - 0.15 * layers)) ** 2
-        + 0.04 * (layers - best_layers) ** 2
-        + 0.1 * (np.log2(batch) - best_batch) ** 2
-        + 2.0 * (config["optim"]["momentum"] - best_mom) ** 2
-        + 0.05 * (log_wd - (log_lr - 3)) ** 2
-    )
+    return float(loss + 2.0 * (config["optim"]["momentum"] - best_mom) ** 2 + 0.05 * (log_wd - (log_lr - 3)) ** 2)
 
 
-_CATS_SPACE = {
+CATS_SPACE = {
     "activation": tune.choice(["relu", "tanh", "gelu", "elu"]),
     "optimizer": tune.choice(["sgd", "adam", "rmsprop"]),
     "norm": tune.choice(["none", "batch", "layer"]),
@@ -138,20 +147,20 @@ _CATS_SPACE = {
     "width": tune.lograndint(16, 1025),
     "lr": tune.loguniform(1e-4, 1e-1),
 }
-_CATS = ["activation", "optimizer", "norm", "init", "schedule"]
+CATS = ["activation", "optimizer", "norm", "init", "schedule"]
 _CATS_RNG = np.random.default_rng(20240611)
-_CATS_UNARY = {c: _CATS_RNG.uniform(0, 0.5, len(_CATS_SPACE[c].categories)) for c in _CATS}
+_CATS_UNARY = {c: _CATS_RNG.uniform(0, 0.5, len(CATS_SPACE[c].categories)) for c in CATS}
 _CATS_PAIRS = {
-    pair: _CATS_RNG.uniform(0, 1.0, (len(_CATS_SPACE[pair[0]].categories), len(_CATS_SPACE[pair[1]].categories)))
+    pair: _CATS_RNG.uniform(0, 1.0, (len(CATS_SPACE[pair[0]].categories), len(CATS_SPACE[pair[1]].categories)))
     for pair in [("activation", "norm"), ("optimizer", "schedule"), ("init", "activation")]
 }
 _CATS_BEST_LR = {"sgd": -1.5, "adam": -3.3, "rmsprop": -2.7}
 _CATS_BEST_WIDTH = {"relu": 8, "tanh": 5, "gelu": 9, "elu": 6}  # log2
 
 
-def _cats_discrete(index: dict[str, int]) -> float:
+def cats_discrete(index: dict[str, int]) -> float:
     """The categorical part of `mixed_categorical`: unary plus pairwise interaction costs."""
-    return sum(_CATS_UNARY[c][index[c]] for c in _CATS) + sum(
+    return sum(_CATS_UNARY[c][index[c]] for c in CATS) + sum(
         table[index[a], index[b]] for (a, b), table in _CATS_PAIRS.items()
     )
 
@@ -162,27 +171,27 @@ def mixed_categorical(config: dict) -> float:
     The best learning rate depends on the optimizer, the best width on the activation and
     the best dropout on the width. Minimum: the best categorical combination (others at 0).
     """
-    index = {c: _CATS_SPACE[c].categories.index(config[c]) for c in _CATS}
-    log_width = np.log2(snap_int(config["width"], _CATS_SPACE["width"]))
+    index = {c: CATS_SPACE[c].categories.index(config[c]) for c in CATS}
+    log_width = np.log2(snap_int(config["width"], CATS_SPACE["width"]))
     best_dropout = 0.05 * (log_width - 4)
     return float(
-        _cats_discrete(index)
+        cats_discrete(index)
         + 0.3 * (np.log10(config["lr"]) - _CATS_BEST_LR[config["optimizer"]]) ** 2
         + 0.03 * (log_width - _CATS_BEST_WIDTH[config["activation"]]) ** 2
         + 3.0 * (config["dropout"] - best_dropout) ** 2
     )
 
 
-_CATS_OPTIMUM = min(
-    _cats_discrete(dict(zip(_CATS, idx, strict=False)))
-    for idx in itertools.product(*[range(len(_CATS_SPACE[c].categories)) for c in _CATS])
+CATS_OPTIMUM = min(
+    cats_discrete(dict(zip(CATS, idx, strict=False)))
+    for idx in itertools.product(*[range(len(CATS_SPACE[c].categories)) for c in CATS])
 )
 
 
 # ---------------------------------------------------------------- real models on shipped data
 
 
-def _memoized(space: dict) -> Callable[[Callable[[dict], float]], Callable[[dict], float]]:
+def memoized(space: dict) -> Callable[[Callable[[dict], float]], Callable[[dict], float]]:
     """Cache a deterministic model objective by the values of its config's domains."""
     paths = [path for path, _ in domain_items(space)]
 
@@ -201,7 +210,7 @@ def _memoized(space: dict) -> Callable[[Callable[[dict], float]], Callable[[dict
 
 
 @functools.cache
-def _split(name: str, test_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def standard_split(name: str, test_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A fixed, standardized train/validation split of a scikit-learn bundled data set."""
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
@@ -213,7 +222,7 @@ def _split(name: str, test_size: float) -> tuple[np.ndarray, np.ndarray, np.ndar
     return scaler.transform(x_tr), scaler.transform(x_te), y_tr, y_te
 
 
-_SGD_SPACE = {
+SGD_SPACE = {
     "loss": tune.choice(["hinge", "log_loss", "modified_huber", "squared_hinge"]),
     "penalty": tune.choice(["l2", "l1", "elasticnet"]),
     "alpha": tune.loguniform(1e-7, 1e-1),
@@ -224,13 +233,11 @@ _SGD_SPACE = {
 }
 
 
-@_memoized(_SGD_SPACE)
-def digits_sgd(config: dict) -> float:
-    """Validation error of a linear SGDClassifier on scikit-learn's digits (fixed 50/50 split)."""
+def sgd_model(config: dict, x: np.ndarray, y: np.ndarray) -> Any:
+    """A linear SGDClassifier of a `SGD_SPACE` config fitted to (x, y) (convergence warnings silenced)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import SGDClassifier
 
-    x_tr, x_te, y_tr, y_te = _split("digits", 0.5)
     model = SGDClassifier(
         loss=config["loss"],
         penalty=config["penalty"],
@@ -238,17 +245,23 @@ def digits_sgd(config: dict) -> float:
         l1_ratio=config["l1_ratio"],
         learning_rate=config["learning_rate"],
         eta0=config["eta0"],
-        max_iter=snap_int(config["max_iter"], _SGD_SPACE["max_iter"]),
+        max_iter=snap_int(config["max_iter"], SGD_SPACE["max_iter"]),
         tol=None,
         random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(x_tr, y_tr)
-    return float(1.0 - model.score(x_te, y_te))
+        return model.fit(x, y)
 
 
-_SVC_SPACE = {
+@memoized(SGD_SPACE)
+def digits_sgd(config: dict) -> float:
+    """Validation error of a linear SGDClassifier on scikit-learn's digits (fixed 50/50 split)."""
+    x_tr, x_te, y_tr, y_te = standard_split("digits", 0.5)
+    return float(1.0 - sgd_model(config, x_tr, y_tr).score(x_te, y_te))
+
+
+SVC_SPACE = {
     "kernel": tune.choice(["rbf", "poly", "sigmoid"]),
     "C": tune.loguniform(1e-3, 1e3),
     "gamma": tune.loguniform(1e-5, 1e1),
@@ -257,28 +270,43 @@ _SVC_SPACE = {
 }
 
 
-@_memoized(_SVC_SPACE)
-def cancer_svc(config: dict) -> float:
-    """Validation hinge loss of an SVC on scikit-learn's breast_cancer (fixed 70/30 split)."""
+def margin_loss(decision: np.ndarray, y: np.ndarray) -> float:
+    """Mean hinge loss max(0, 1 - margin) of a classifier's decision values: for two classes the margin
+    is (2y - 1) f(x), for more the true class's score minus the best other class's (one-vs-rest)."""
+    if decision.ndim == 1:
+        margin = (2 * y - 1) * decision
+    else:
+        true = decision[np.arange(len(y)), y]
+        other = np.where(np.eye(decision.shape[1], dtype=bool)[y], -np.inf, decision).max(axis=1)
+        margin = true - other
+    return float(np.mean(np.maximum(0.0, 1.0 - margin)))
+
+
+def svc_model(config: dict, x: np.ndarray, y: np.ndarray) -> Any:
+    """An SVC of a `SVC_SPACE` config fitted to (x, y) (warnings silenced)."""
     from sklearn.svm import SVC
 
-    x_tr, x_te, y_tr, y_te = _split("breast_cancer", 0.3)
     model = SVC(
         kernel=config["kernel"],
         C=config["C"],
         gamma=config["gamma"],
-        degree=snap_int(config["degree"], _SVC_SPACE["degree"]),
+        degree=snap_int(config["degree"], SVC_SPACE["degree"]),
         coef0=config["coef0"],
         max_iter=20000,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(x_tr, y_tr)
-    margin = (2 * y_te - 1) * model.decision_function(x_te)
-    return float(np.mean(np.maximum(0.0, 1.0 - margin)))
+        return model.fit(x, y)
 
 
-_TREE_SPACE = {
+@memoized(SVC_SPACE)
+def cancer_svc(config: dict) -> float:
+    """Validation hinge loss of an SVC on scikit-learn's breast_cancer (fixed 70/30 split)."""
+    x_tr, x_te, y_tr, y_te = standard_split("breast_cancer", 0.3)
+    return margin_loss(svc_model(config, x_tr, y_tr).decision_function(x_te), y_te)
+
+
+TREE_SPACE = {
     "criterion": tune.choice(["squared_error", "poisson"]),
     "splitter": tune.choice(["best", "random"]),
     "max_depth": tune.randint(1, 16),
@@ -289,26 +317,31 @@ _TREE_SPACE = {
 }
 
 
-@_memoized(_TREE_SPACE)
-def diabetes_tree(config: dict) -> float:
-    """5-fold CV mean squared error (/1000) of a decision tree regressor on diabetes."""
-    from sklearn.datasets import load_diabetes
+def tree_cv_mse(config: dict, x: np.ndarray, y: np.ndarray) -> float:
+    """5-fold CV mean squared error (/1000) of a decision tree regressor of a `TREE_SPACE` config on (x, y)."""
     from sklearn.model_selection import KFold, cross_val_score
     from sklearn.tree import DecisionTreeRegressor
 
-    x, y = load_diabetes(return_X_y=True)
     model = DecisionTreeRegressor(
         criterion=config["criterion"],
         splitter=config["splitter"],
-        max_depth=snap_int(config["max_depth"], _TREE_SPACE["max_depth"]),
-        min_samples_leaf=snap_int(config["min_samples_leaf"], _TREE_SPACE["min_samples_leaf"]),
-        min_samples_split=snap_int(config["min_samples_split"], _TREE_SPACE["min_samples_split"]),
+        max_depth=snap_int(config["max_depth"], TREE_SPACE["max_depth"]),
+        min_samples_leaf=snap_int(config["min_samples_leaf"], TREE_SPACE["min_samples_leaf"]),
+        min_samples_split=snap_int(config["min_samples_split"], TREE_SPACE["min_samples_split"]),
         max_features=config["max_features"],
         ccp_alpha=config["ccp_alpha"],
         random_state=0,
     )
     scores = cross_val_score(model, x, y, cv=KFold(5, shuffle=True, random_state=0), scoring="neg_mean_squared_error")
     return float(-scores.mean() / 1000)
+
+
+@memoized(TREE_SPACE)
+def diabetes_tree(config: dict) -> float:
+    """5-fold CV mean squared error (/1000) of a decision tree regressor on diabetes."""
+    from sklearn.datasets import load_diabetes
+
+    return tree_cv_mse(config, *load_diabetes(return_X_y=True))
 
 
 def _continuous(
@@ -318,8 +351,8 @@ def _continuous(
     return Objective(
         name,
         "synthetic",
-        _box(dim, low, high),
-        _vector(fn),
+        box(dim, low, high),
+        vector(fn),
         optimum,
         f"{fn.__doc__.split(';')[0]} on [{low}, {high}]^{dim}",
     )
@@ -329,7 +362,7 @@ _BRANIN = Objective(
     "branin",
     "synthetic",
     {"x0": tune.uniform(-5, 10), "x1": tune.uniform(0, 15)},
-    _vector(branin),
+    vector(branin),
     0.397887,
     "Branin-Hoo 2-D",
 )
@@ -343,17 +376,17 @@ OBJECTIVES: dict[str, Objective] = {
         _continuous("ackley5", ackley, 5, -15.0, 30.0, 0.0),  # optimum off the box centre
         _continuous("styblinski_tang5", styblinski_tang, 5, -5.0, 5.0, -39.16617 * 5),
         _continuous("levy4", levy, 4, -10.0, 10.0, 0.0),
-        Objective("mixed_bowls", "mixed", _BOWLS_SPACE, mixed_bowls, 0.0, mixed_bowls.__doc__.split("\n")[0]),
+        Objective("mixed_bowls", "mixed", BOWLS_SPACE, mixed_bowls, 0.0, mixed_bowls.__doc__.split("\n")[0]),
         Objective(
             "mixed_categorical",
             "mixed",
-            _CATS_SPACE,
+            CATS_SPACE,
             mixed_categorical,
-            _CATS_OPTIMUM,
+            CATS_OPTIMUM,
             mixed_categorical.__doc__.split("\n")[0],
         ),
-        Objective("digits_sgd", "model", _SGD_SPACE, digits_sgd, None, digits_sgd.__doc__),
-        Objective("cancer_svc", "model", _SVC_SPACE, cancer_svc, None, cancer_svc.__doc__),
-        Objective("diabetes_tree", "model", _TREE_SPACE, diabetes_tree, None, diabetes_tree.__doc__),
+        Objective("digits_sgd", "model", SGD_SPACE, digits_sgd, None, digits_sgd.__doc__),
+        Objective("cancer_svc", "model", SVC_SPACE, cancer_svc, None, cancer_svc.__doc__),
+        Objective("diabetes_tree", "model", TREE_SPACE, diabetes_tree, None, diabetes_tree.__doc__),
     ]
 }

@@ -1,9 +1,9 @@
 """Benchmark suites, each split into a fixed development half and a fixed held-out half.
 
-- `ours`: the project's 11 objectives (`experiments.objectives`).
+- `ours`: the project's 11 objectives (`experiments.lab.objectives`).
 - `bayesmark`: the NeurIPS 2020 black-box optimization challenge's scikit-learn problems
-  (`experiments.suites.bayesmark`).
-- `bbob`: COCO's continuous functions in 2, 5 and 10 dimensions (`experiments.suites.coco`).
+  (`experiments.lab.suites.bayesmark`).
+- `bbob`: COCO's continuous functions in 2, 5 and 10 dimensions (`experiments.lab.suites.coco`).
 - `bbob_mixint`: COCO's mixed-integer functions in 5 and 10 dimensions.
 
 The split is by problem, so the held-out half asks for generalization to functions, models and data
@@ -11,7 +11,8 @@ sets not seen while developing: in COCO each half takes one function of a pair o
 (dev | held out: separable Rastrigin | Bueche-Rastrigin, Rosenbrock | rotated Rosenbrock, ellipsoid |
 discus, Rastrigin | Schaffer F7, Gallagher 101 | Gallagher 21 peaks) in every dimension; in bayesmark each
 half has one problem per model (see `bayesmark.PROBLEMS`); in `ours` each half has synthetic, mixed and
-model objectives. Develop and tune on `dev` only; look at `held_out` to check, never to tune.
+model objectives. Develop and tune on the development half only; look at the held-out half to check,
+never to tune (`experiments.lab.protocol`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import functools
 from dataclasses import dataclass
 from typing import Callable
 
-from experiments.objectives import OBJECTIVES, Objective
-
-DEV, HELD_OUT = "dev", "held_out"
+from experiments.lab.objectives import OBJECTIVES, Objective
+from experiments.lab.protocol import DEV, HELD_OUT
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def _coco_half(suite: str, pairs: tuple[tuple[int, int], ...], dimensions: dict[
 
 def _coco_suite(name: str, suite: str, pairs: tuple[tuple[int, int], ...], dimensions: dict[int, int]) -> Suite:
     """A COCO suite split by function pair."""
-    from experiments.suites import coco
+    from experiments.lab.suites import coco
 
     halves = [_coco_half(suite, pairs, dimensions, h) for h in (0, 1)]
 
@@ -71,7 +71,7 @@ def _coco_suite(name: str, suite: str, pairs: tuple[tuple[int, int], ...], dimen
 
 def _bayesmark_suite() -> Suite:
     """Bayesmark's problems: the first half of `PROBLEMS` for development, the second held out."""
-    from experiments.suites import bayesmark
+    from experiments.lab.suites import bayesmark
 
     names = [bayesmark.problem_name(*p) for p in bayesmark.PROBLEMS]
     half = len(names) // 2

@@ -1,19 +1,28 @@
-"""Drive any Ray Tune `Searcher` in-process against an objective, as asynchronous workers would."""
+"""The lab's in-process driver: any Ray Tune `Searcher` run against an objective as asynchronous workers
+would (`run_search`), or in the synchronous rounds of the NeurIPS 2020 black-box challenge (`run_batches`),
+with the searcher's time measured by `experiments.lab.timing.TimedSearcher`; `execute` is one named,
+seeded run as the run cache stores it, and `run_tasks` runs many in worker processes."""
 
 from __future__ import annotations
 
-import logging
+import datetime
+import multiprocessing
+import sys
 import time
+import warnings
 from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from ray.tune.search import Searcher
 
-from experiments.objectives import Objective
-from experiments.spaces import (
+from experiments.lab.arms import make_searcher
+from experiments.lab.objectives import Objective
+from experiments.lab.protocol import Setting
+from experiments.lab.spaces import (
     Categorical,
     Float,
     Integer,
@@ -21,12 +30,15 @@ from experiments.spaces import (
     domain_items,
     get_path,
     int_bounds,
-    sample_config,
     snap_int,
 )
+from experiments.lab.suites import get_objective
+from experiments.lab.timing import TimedSearcher
 from ray_pgsearch import SearchSpace
 
 METRIC = "loss"
+# Dense uniform random samples per objective kind, the reference of every score (`RunCache.sample`).
+RANDOM_SAMPLE = {"model": 1500, "synthetic": 5000, "mixed": 5000}
 
 
 @dataclass
@@ -98,44 +110,20 @@ def pending_diversity(space: SearchSpace, configs: list[dict]) -> float:
     return float(np.mean(np.sqrt(np.clip(d2[upper], 0.0, None))) / np.sqrt(space.dim))
 
 
-def _config_key(space: dict, config: dict) -> tuple:
+def config_key(space: dict, config: dict) -> tuple:
     """A hashable key of a config's domain values."""
     return tuple(repr(get_path(config, path)) for path, _ in domain_items(space))
 
 
-@dataclass(frozen=True)
-class Setting:
-    """How a run is driven: `budget` evaluations, asynchronously with up to `concurrency` pending ("100x8"),
-    or in synchronous rounds of `concurrency` suggestions (`batched`, "16r8" = 16 rounds of 8)."""
-
-    budget: int
-    concurrency: int
-    batched: bool = False
-
-    @property
-    def key(self) -> str:
-        """ "100x8" (asynchronous) or "16r8" (rounds x batch)."""
-        if self.batched:
-            return f"{self.budget // self.concurrency}r{self.concurrency}"
-        return f"{self.budget}x{self.concurrency}"
-
-    @classmethod
-    def parse(cls, text: str) -> Setting:
-        """Parse "100x8" (budget x concurrency) or "16r8" (rounds r batch)."""
-        if "r" in text:
-            rounds, batch = (int(v) for v in text.split("r"))
-            return cls(rounds * batch, batch, batched=True)
-        budget, concurrency = (int(v) for v in text.split("x"))
-        return cls(budget, concurrency)
-
-
-class _Driver:
-    """What `run_search` and `run_batches` share: timed suggest / complete calls and the run's record."""
+class Driver:
+    """What `run_search` and `run_batches` share: the searcher's suggest and complete calls (timed) and the
+    run's record."""
 
     def __init__(self, searcher: Searcher, objective: Objective, budget: int, concurrency: int, name: str, seed: int):
-        searcher.set_search_properties(METRIC, "min", objective.space)  # False: it has its own space
-        searcher.set_max_concurrency(concurrency)  # as Tune's ConcurrencyLimiter tells it
-        self.searcher, self.objective = searcher, objective
+        self.searcher = TimedSearcher(searcher)
+        self.searcher.set_search_properties(METRIC, "min", objective.space)  # False: it has its own space
+        self.searcher.set_max_concurrency(concurrency)  # as Tune's ConcurrencyLimiter tells it
+        self.objective = objective
         self.record = RunRecord(name or type(searcher).__name__, objective.name, seed, budget, concurrency, [], [], [])
         self.seen: set[tuple] = set()
         self.in_flight: Counter[tuple] = Counter()  # keys of the pending configs
@@ -145,7 +133,7 @@ class _Driver:
         except ValueError:
             self.space = None
         self.attempts = 0
-        self.step = 0.0  # searcher seconds not yet attributed to a completion
+        self.charged = 0.0  # searcher seconds attributed to completions so far
         self.best = np.inf
 
     def suggest(self) -> tuple[str, dict | None | str]:
@@ -153,12 +141,10 @@ class _Driver:
         values of a config. The config is pending until `complete` is called with it."""
         trial_id = f"trial_{self.attempts:06d}"
         self.attempts += 1
-        t0 = time.perf_counter()
         config = self.searcher.suggest(trial_id)
-        self.step += time.perf_counter() - t0
         if config is not None and config != Searcher.FINISHED:
             assert_resolved(config)
-            key = _config_key(self.objective.space, config)
+            key = config_key(self.objective.space, config)
             self.record.duplicates += key in self.seen
             self.record.in_flight_duplicates += self.in_flight[key] > 0
             self.seen.add(key)
@@ -169,10 +155,8 @@ class _Driver:
 
     def complete(self, trial_id: str, config: dict, value: float) -> None:
         """Tell the searcher a result and record it."""
-        t0 = time.perf_counter()
         self.searcher.on_trial_complete(trial_id, result={METRIC: value, "training_iteration": 1, "config": config})
-        self.step += time.perf_counter() - t0
-        self.in_flight[_config_key(self.objective.space, config)] -= 1
+        self.in_flight[config_key(self.objective.space, config)] -= 1
         self.best = min(self.best, value)
         self.record.values.append(value)
         self.record.curve.append(self.best)
@@ -187,6 +171,12 @@ class _Driver:
             self.record.diversity.append(pending_diversity(self.space, pending))
         except ValueError:  # a config the space cannot encode (off-domain values are counted apart)
             pass
+
+    def charge(self, completions: int) -> None:
+        """Attribute the searcher time since the last charge to the next `completions` completions, equally."""
+        step = self.searcher.seconds - self.charged
+        self.charged = self.searcher.seconds
+        self.record.step_seconds.extend([step / completions] * completions)
 
     def finish(self) -> RunRecord:
         """Pad the curve of a searcher that gave up and return the record."""
@@ -210,7 +200,7 @@ def run_search(
     `suggest` and `on_trial_complete` is counted as searcher time. Each time the pending set is full
     (at most once per `concurrency` suggestions) its `pending_diversity` is recorded.
     """
-    run = _Driver(searcher, objective, budget, concurrency, name, seed)
+    run = Driver(searcher, objective, budget, concurrency, name, seed)
     rng = np.random.default_rng(order_seed)
     pending: dict[str, tuple[dict, float]] = {}
     started = 0
@@ -230,8 +220,7 @@ def run_search(
             break
         trial_id = list(pending)[rng.integers(len(pending))]
         run.complete(trial_id, *pending.pop(trial_id))
-        run.record.step_seconds.append(run.step)
-        run.step = 0.0
+        run.charge(1)
     return run.finish()
 
 
@@ -245,7 +234,7 @@ def run_batches(
     None; the run stops when a round gets no suggestion. Each completion of a round is charged an equal
     share of the round's searcher time (the asks before it and the tells).
     """
-    run = _Driver(searcher, objective, budget, batch, name, seed)
+    run = Driver(searcher, objective, budget, batch, name, seed)
     while len(run.record.values) < budget:
         asked = []
         for _ in range(min(batch, budget - len(run.record.values))):
@@ -262,155 +251,136 @@ def run_batches(
         results = [(trial_id, config, objective.fn(config)) for trial_id, config in asked]
         for result in results:
             run.complete(*result)
-        run.record.step_seconds.extend([run.step / len(asked)] * len(asked))
-        run.step = 0.0
+        run.charge(len(asked))
     return run.finish()
 
 
-def run_setting(
-    searcher: Searcher, objective: Objective, setting: Setting, order_seed: int, name: str = "", seed: int = 0
-) -> RunRecord:
-    """One run under `setting`: `run_batches` for a batched setting, else `run_search` with `order_seed`."""
+def run_setting(searcher: Searcher, objective: Objective, setting: Setting, seed: int = 0, name: str = "") -> RunRecord:
+    """Run `seed` under `setting`: `run_batches` for a batched setting, else `run_search` in the setting's
+    completion order for `seed` on `objective` (`Setting.order_seed`)."""
     if setting.batched:
         return run_batches(searcher, objective, setting.budget, setting.concurrency, name, seed)
-    return run_search(searcher, objective, setting.budget, setting.concurrency, order_seed, name, seed)
+    order = setting.order_seed(seed, objective.name)
+    return run_search(searcher, objective, setting.budget, setting.concurrency, order, name, seed)
 
 
-class RandomSearcher(Searcher):
-    """Uniform random search: every domain sampled with Ray's own sampler (nested spaces too)."""
-
-    def __init__(self, metric: str | None = None, mode: str | None = None, seed: int | None = None) -> None:
-        super().__init__(metric=metric, mode=mode)
-        self._rng = np.random.default_rng(seed)
-        self._space: dict | None = None
-
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
-        """Adopt the Tune search space."""
-        if self._space is not None:
-            return False
-        self._metric, self._mode, self._space = metric, mode, config
-        return True
-
-    def suggest(self, trial_id: str) -> dict:
-        """A uniform draw from the space."""
-        return sample_config(self._space, self._rng)
-
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        """Random search ignores results."""
-
-
-def _quiet() -> None:
-    """Silence the peer searchers' logging."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    for name in ("hyperopt", "ray.tune.search"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def _optuna(seed: int, budget: int, concurrency: int) -> Searcher:
-    """Optuna's default sampler (TPE) through Ray's OptunaSearch; from Optuna 5.0 its TPESampler runs the
-    constant liar by default (pending trials count as bad), so pending trials steer the next proposals."""
-    from ray.tune.search.optuna import OptunaSearch
-
-    return OptunaSearch(seed=seed)
-
-
-def _hyperopt(seed: int, budget: int, concurrency: int) -> Searcher:
-    """HyperOpt TPE through Ray's HyperOptSearch."""
-    from ray.tune.search.hyperopt import HyperOptSearch
-
-    return HyperOptSearch(random_state_seed=seed)
-
-
-def _nevergrad(seed: int, budget: int, concurrency: int) -> Searcher:
-    """Nevergrad's NGOpt, told the budget and number of workers, seeded via its parametrization."""
-    import nevergrad as ng
-    from ray.tune.search.nevergrad import NevergradSearch
-
-    class SeededNevergradSearch(NevergradSearch):
-        def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
-            ok = super().set_search_properties(metric, mode, config, **spec)
-            self._nevergrad_opt.parametrization.random_state = np.random.RandomState(seed)
-            return ok
-
-    return SeededNevergradSearch(
-        optimizer=ng.optimizers.NGOpt, optimizer_kwargs={"budget": budget, "num_workers": concurrency}
+def execute(searcher: str, objective: str, setting: str, seed: int) -> dict[str, Any]:
+    """One run of a named searcher on a named objective (of any suite), as the run cache stores it: values
+    at full precision, the searcher's seconds in all, what the driver counted."""
+    warnings.filterwarnings("ignore")
+    parsed = Setting.parse(setting)
+    start = time.perf_counter()
+    record = run_setting(
+        make_searcher(searcher, seed, parsed.budget, parsed.concurrency),
+        get_objective(objective),
+        parsed,
+        seed,
+        searcher,
     )
+    return {
+        "searcher": searcher,
+        "objective": objective,
+        "seed": seed,
+        "values": record.values,
+        "seconds": float(f"{sum(record.step_seconds):.4g}"),
+        "duplicates": record.duplicates,
+        "in_flight_duplicates": record.in_flight_duplicates,
+        "diversity": [round(d, 4) for d in record.diversity],
+        "off_domain": record.off_domain,
+        "notes": record.notes,
+        "wall_seconds": round(time.perf_counter() - start, 2),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
 
 
-def _naive_pg(seed: int, budget: int, concurrency: int) -> Searcher:
-    """The article's naive policy gradient."""
-    from experiments.naive_pg import NaivePGSearcher
+def one_thread() -> None:
+    """One BLAS / OpenMP thread in this process (the lab's fits are tiny; the machine is shared)."""
+    from threadpoolctl import threadpool_limits
 
-    return NaivePGSearcher(seed=seed)
-
-
-def _pgsearcher(seed: int, budget: int, concurrency: int, **overrides: Any) -> Searcher:
-    """The project's PGSearcher with its defaults, or with single settings replaced."""
-    from ray_pgsearch import PGSearcher
-
-    return PGSearcher(seed=seed, **overrides)
+    threadpool_limits(1)
 
 
-SEARCHERS: dict[str, Callable[[int, int, int], Searcher]] = {
-    "random": lambda seed, budget, concurrency: RandomSearcher(seed=seed),
-    "tpe": _optuna,
-    "hyperopt": _hyperopt,
-    "ngopt": _nevergrad,
-    "naive_pg": _naive_pg,
-    "pgsearcher": _pgsearcher,
-    # no uniform draws among the candidates from the good density (Settings.prior_candidates), however
-    # many trials are in flight
-    "pgsearcher_no_prior_candidates": lambda seed, budget, concurrency: _pgsearcher(
-        seed, budget, concurrency, prior_candidates=0.0
-    ),
-    # uniform draws among those candidates however few trials are in flight (Settings.prior_candidates_in_flight)
-    "pgsearcher_prior_candidates": lambda seed, budget, concurrency: _pgsearcher(
-        seed, budget, concurrency, prior_candidates=1.0, prior_candidates_in_flight=1
-    ),
-    # starts over after 128 results without a new best (Settings.restart_after, off by default), measured
-    # against the search without prior candidates
-    "pgsearcher_restarts": lambda seed, budget, concurrency: _pgsearcher(
-        seed, budget, concurrency, restart_after=128, prior_candidates=0.0
-    ),
-}
+def process_pool(jobs: int) -> ProcessPoolExecutor:
+    """Worker processes, spawned (a fork after torch or OpenMP code can deadlock), one thread each."""
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=one_thread)
 
 
-def make_searcher(name: str, seed: int, budget: int, concurrency: int) -> Searcher:
-    """A fresh, seeded searcher by name, from `SEARCHERS` or `experiments.peers.PEERS`.
+def run_tasks(
+    fn: Callable[..., Any], tasks: Sequence[tuple], jobs: int, done: Callable[[tuple, Any], None] | None = None
+) -> list[str]:
+    """``fn(*task)`` for every task, in this process (`jobs` 1) or in `jobs` worker processes, handing each
+    result to ``done(task, result)`` in task order as it is ready, with progress on stderr. A task that
+    raises is left out and returned as text, so that one searcher's failure does not stop the rest."""
+    start, failures = time.time(), []
 
-    Metric and mode are set later by `run_search` / `run_batches`.
-    """
-    from experiments.peers import PEERS
+    def finish(i: int, task: tuple, result: Any) -> None:
+        label = " ".join(str(part) for part in task if isinstance(part, (str, int, float)))
+        elapsed = time.time() - start
+        left = f"{elapsed / 60:.1f} min, about {elapsed / i * (len(tasks) - i) / 60:.0f} min left"
+        if isinstance(result, BaseException):
+            failures.append(f"{label}: {type(result).__name__}: {result}")
+            print(f"  {i}/{len(tasks)} FAILED {failures[-1]} ({left})", file=sys.stderr, flush=True)
+            return
+        if done is not None:
+            done(task, result)
+        print(f"  {i}/{len(tasks)} {label} ({left})", file=sys.stderr, flush=True)
 
-    _quiet()
-    return {**SEARCHERS, **PEERS}[name](seed, budget, concurrency)
+    if jobs <= 1:
+        for i, task in enumerate(tasks, 1):
+            try:
+                result = fn(*task)
+            except Exception as err:  # a searcher's bug must not stop the other runs
+                result = err
+            finish(i, task, result)
+        return failures
+    with process_pool(jobs) as pool:
+        futures = [(task, pool.submit(fn, *task)) for task in tasks]
+        for i, (task, future) in enumerate(futures, 1):
+            finish(i, task, future.exception() or future.result())
+    return failures
 
 
-def expected_best(values: np.ndarray, budget: int) -> float:
-    """Exact expected minimum of `budget` uniform draws (with replacement) from `values`.
-
-    With v_(1) <= ... <= v_(N): sum_i v_(i) * [((N-i+1)/N)^B - ((N-i)/N)^B].
-    """
-    v = np.sort(np.asarray(values, dtype=float))
-    n = len(v)
-    above = (n - np.arange(n, dtype=float)) / n  # (N-i+1)/N for i = 1..N
-    return float(np.sum(v * (above**budget - (above - 1.0 / n) ** budget)))
+def _search(name: str, objective: Objective, seed: int, budget: int, concurrency: int) -> RunRecord:
+    """One seeded search of `objective` by the searcher `name`, completed in the order of `seed`."""
+    warnings.filterwarnings("ignore")
+    searcher = make_searcher(name, seed, budget, concurrency)
+    return run_search(searcher, objective, budget, concurrency, order_seed=seed, name=name, seed=seed)
 
 
-def random_values(objective: Objective, size: int, cache_dir: Path, seed: int = 0) -> np.ndarray:
-    """Values of `size` seeded uniform random configs, cached in `cache_dir/<name>.npy`.
+def compare(
+    objective: Objective, names: list[str], seeds: int, budget: int, concurrency: int, jobs: int
+) -> dict[str, list[RunRecord]]:
+    """Every searcher of `names` on `objective` for seeds 0..seeds-1, `jobs` searches at a time."""
+    records: dict[str, list[RunRecord]] = {name: [] for name in names}
 
-    The cache is keyed by name and size only: delete it when an objective changes.
-    """
-    path = Path(cache_dir) / f"{objective.name}.npy"
-    if path.exists():
-        values = np.load(path)
-        if len(values) == size:
-            return values
-    rng = np.random.default_rng(seed)
-    values = np.array([objective.fn(sample_config(objective.space, rng)) for _ in range(size)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, values)
-    return values
+    def done(task: tuple, record: RunRecord) -> None:
+        records[task[0]].append(record)
+
+    tasks = [(name, objective, seed, budget, concurrency) for name in names for seed in range(seeds)]
+    failures = run_tasks(_search, tasks, jobs, done)
+    if failures:
+        raise RuntimeError("searches failed:\n" + "\n".join(failures))
+    return records
+
+
+def _sample(objective: str, cache: str) -> np.ndarray:
+    """The cached dense random sample of one objective (computed in a worker process where missing)."""
+    warnings.filterwarnings("ignore")
+    from experiments.lab.cache import RunCache
+
+    obj = get_objective(objective)
+    return RunCache(cache).sample(obj, RANDOM_SAMPLE[obj.kind])
+
+
+def random_samples(objectives: Sequence[str], cache: Any, jobs: int = 1) -> dict[str, np.ndarray]:
+    """The dense random sample of every objective (of any suite), from the cache at `cache` (a path), computed
+    where missing in `jobs` processes."""
+    out: dict[str, np.ndarray] = {}
+
+    def done(task: tuple, values: np.ndarray) -> None:
+        out[task[0]] = values
+
+    failures = run_tasks(_sample, [(o, str(cache)) for o in objectives], jobs, done)
+    if failures:
+        raise RuntimeError("random samples failed:\n" + "\n".join(failures))
+    return {o: out[o] for o in objectives}

@@ -1,9 +1,12 @@
-"""The strongest peer searchers, each seeded and driven through the interface a Ray Tune user would use.
+"""The peer searchers, each seeded and driven through the interface a Ray Tune user would use, by name in
+`PEERS` (``factory(seed, budget, concurrency)``); PGSearcher and its ablation arms are in
+`experiments.lab.arms`.
 
-Ray 2.60 wraps HEBO (`HEBOSearch`), Ax/BoTorch (`AxSearch`), BOHB (`TuneBOHB`) and Optuna (`OptunaSearch`);
-SMAC3 has no Ray wrapper, so `SMACSearcher` drives its ask/tell interface. Install them with
-`experiments/install_peers.sh`. The GP-based peers (HEBO, Ax, Optuna's GP sampler) run their torch code
-on one thread: the benchmark runs one searcher per process.
+Uniform random search, Optuna's TPE, HyperOpt, Nevergrad's NGOpt and the naive policy gradient come with
+the project's extras. Ray 2.60 wraps HEBO (`HEBOSearch`), Ax/BoTorch (`AxSearch`), BOHB (`TuneBOHB`) and
+Optuna (`OptunaSearch`); SMAC3 has no Ray wrapper, so `SMACSearcher` drives its ask/tell interface. Install
+those with `experiments/install_peers.sh`. The GP-based peers (HEBO, Ax, Optuna's GP sampler) run their
+torch code on one thread: the lab runs one searcher per process.
 """
 
 from __future__ import annotations
@@ -18,8 +21,80 @@ import numpy as np
 from ray.tune.search import Searcher
 from ray.tune.utils.util import unflatten_dict
 
+from experiments.lab.spaces import sample_config
 
-def _one_torch_thread() -> None:
+
+class RandomSearcher(Searcher):
+    """Uniform random search: every domain sampled with Ray's own sampler (nested spaces too)."""
+
+    def __init__(self, metric: str | None = None, mode: str | None = None, seed: int | None = None) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self._rng = np.random.default_rng(seed)
+        self._space: dict | None = None
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        """Adopt the Tune search space."""
+        if self._space is not None:
+            return False
+        self._metric, self._mode, self._space = metric, mode, config
+        return True
+
+    def suggest(self, trial_id: str) -> dict:
+        """A uniform draw from the space."""
+        return sample_config(self._space, self._rng)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        """Random search ignores results."""
+
+
+def quiet() -> None:
+    """Silence the peer searchers' logging."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    for name in ("hyperopt", "ray.tune.search"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _optuna(seed: int, budget: int, concurrency: int) -> Searcher:
+    """Optuna's default sampler (TPE) through Ray's OptunaSearch; from Optuna 5.0 its TPESampler runs the
+    constant liar by default (pending trials count as bad), so pending trials steer the next proposals."""
+    from ray.tune.search.optuna import OptunaSearch
+
+    return OptunaSearch(seed=seed)
+
+
+def _hyperopt(seed: int, budget: int, concurrency: int) -> Searcher:
+    """HyperOpt TPE through Ray's HyperOptSearch."""
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    return HyperOptSearch(random_state_seed=seed)
+
+
+def _nevergrad(seed: int, budget: int, concurrency: int) -> Searcher:
+    """Nevergrad's NGOpt, told the budget and number of workers, seeded via its parametrization."""
+    import nevergrad as ng
+    from ray.tune.search.nevergrad import NevergradSearch
+
+    class SeededNevergradSearch(NevergradSearch):
+        def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+            ok = super().set_search_properties(metric, mode, config, **spec)
+            self._nevergrad_opt.parametrization.random_state = np.random.RandomState(seed)
+            return ok
+
+    return SeededNevergradSearch(
+        optimizer=ng.optimizers.NGOpt, optimizer_kwargs={"budget": budget, "num_workers": concurrency}
+    )
+
+
+def _naive_pg(seed: int, budget: int, concurrency: int) -> Searcher:
+    """The source article's naive policy gradient."""
+    from experiments.lab.naive_pg import NaivePGSearcher
+
+    return NaivePGSearcher(seed=seed)
+
+
+def one_torch_thread() -> None:
     """Keep torch (HEBO, Ax, Optuna's GP) to one thread, as one benchmark process gets one core."""
     import torch
 
@@ -30,7 +105,7 @@ def _hebo(seed: int, budget: int, concurrency: int) -> Searcher:
     """HEBO (the NeurIPS 2020 challenge's winner) through Ray's HEBOSearch; it suggests whole batches."""
     from ray.tune.search.hebo import HEBOSearch
 
-    _one_torch_thread()
+    one_torch_thread()
     return HEBOSearch(random_state_seed=seed, max_concurrent=concurrency)
 
 
@@ -38,7 +113,7 @@ def _ax(seed: int, budget: int, concurrency: int) -> Searcher:
     """Ax (Sobol start, then BoTorch GP) through Ray's AxSearch, seeded via its AxClient."""
     from ray.tune.search.ax import AxSearch
 
-    _one_torch_thread()
+    one_torch_thread()
     for name in ("ax", "ray.tune.search.ax"):
         logging.getLogger(name).setLevel(logging.ERROR)
     return AxSearch(random_seed=seed, verbose_logging=False)
@@ -49,8 +124,17 @@ def _optuna_gp(seed: int, budget: int, concurrency: int) -> Searcher:
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
-    _one_torch_thread()
+    one_torch_thread()
     return OptunaSearch(sampler=optuna.samplers.GPSampler(seed=seed))
+
+
+def tune_bohb(seed: int, concurrency: int) -> Searcher:
+    """BOHB's model through Ray's TuneBOHB, for ``HyperBandForBOHB`` (which gives it budgets); hpbandster
+    samples with numpy's global generator, so `seed` also seeds that."""
+    from ray.tune.search.bohb import TuneBOHB
+
+    np.random.seed(seed)
+    return TuneBOHB(seed=seed, max_concurrent=concurrency)
 
 
 class PlainBOHB(Searcher):
@@ -160,12 +244,19 @@ class SMACSearcher(Searcher):
 
 
 PEERS: dict[str, Callable[[int, int, int], Searcher]] = {
+    "random": lambda seed, budget, concurrency: RandomSearcher(seed=seed),
+    "tpe": _optuna,
+    "hyperopt": _hyperopt,
+    "ngopt": _nevergrad,
+    "bohb": lambda seed, budget, concurrency: PlainBOHB(seed),
+    "smac": lambda seed, budget, concurrency: SMACSearcher(seed, budget),
     "hebo": _hebo,
     "ax": _ax,
     "optuna_gp": _optuna_gp,
-    "smac": lambda seed, budget, concurrency: SMACSearcher(seed, budget),
-    "bohb": lambda seed, budget, concurrency: PlainBOHB(seed),
+    "naive_pg": _naive_pg,
 }
 
 # Seconds of searcher time per trial are orders of magnitude above the others: budget their runs.
 GP_PEERS = ("hebo", "ax", "optuna_gp", "smac")
+# The peers that install with the project's extras (the others come from experiments/install_peers.sh).
+CHEAP = ("random", "tpe", "hyperopt", "ngopt")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from ray import tune
 
-from experiments.objectives import Objective
+from experiments.lab.objectives import Objective
 
 # COCO's suite_bbob_mixint_scaling_factors, f1 ... f24.
 SCALING = (1, 1e-3, 1e-1, 1e-1, 1, 1e-2, 1, 1e-2, 1e-2, 1e-3, 1e-2, 1e-4) + (

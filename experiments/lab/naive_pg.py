@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
-from experiments.spaces import (
+from experiments.lab.spaces import (
     Categorical,
     Domain,
     Float,
