@@ -19,9 +19,16 @@ def train(config):
         tune.report({"loss": (config["x"] - 0.2) ** 2 + 0.1 * config["depth"] + (config["act"] == "tanh") + it})
 
 
-def tuner(storage_path: str) -> tune.Tuner:
+def train_crashing(config):
+    """The same job, out of memory for x > 0.5 (the search must learn to stay below)."""
+    if config["x"] > 0.5:
+        raise RuntimeError("CUDA out of memory")
+    train(config)
+
+
+def tuner(storage_path: str, trainable=train) -> tune.Tuner:
     return tune.Tuner(
-        train,
+        trainable,
         param_space=SPACE,
         tune_config=tune.TuneConfig(
             search_alg=PGSearcher(seed=0),
@@ -38,4 +45,4 @@ def tuner(storage_path: str) -> tune.Tuner:
 if __name__ == "__main__":
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    tuner(sys.argv[1]).fit()
+    tuner(sys.argv[1], train_crashing if sys.argv[2:] == ["crashing"] else train).fit()

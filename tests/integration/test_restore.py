@@ -30,11 +30,12 @@ def _policy(searcher):
     return np.concatenate([policy["mean"], policy["log_std"], policy["logits"].ravel()])
 
 
-def test_sigkilled_driver_resumes_with_exactly_num_samples_and_the_saved_policy(ray_local, tmp_path, monkeypatch):
+def _kill_mid_run(tmp_path, *args: str) -> None:
+    """Runs crash_driver in a subprocess and SIGKILLs it once 8 trials finished."""
     exp_dir = tmp_path / "exp"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen(
-        [sys.executable, crash_driver.__file__, str(tmp_path)],
+        [sys.executable, crash_driver.__file__, str(tmp_path), *args],
         env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
@@ -49,6 +50,11 @@ def test_sigkilled_driver_resumes_with_exactly_num_samples_and_the_saved_policy(
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started, nothing else
         proc.wait()
     assert _finished_trials(exp_dir) < crash_driver.NUM_SAMPLES
+
+
+def test_sigkilled_driver_resumes_with_exactly_num_samples_and_the_saved_policy(ray_local, tmp_path, monkeypatch):
+    exp_dir = tmp_path / "exp"
+    _kill_mid_run(tmp_path)
 
     saved = PGSearcher()
     saved.restore(max(glob.glob(str(exp_dir / "searcher-state-*.pkl"))))
@@ -70,3 +76,26 @@ def test_sigkilled_driver_resumes_with_exactly_num_samples_and_the_saved_policy(
     # every trial learned from exactly once: none lost with the driver, none counted twice
     assert final.optimizer.n_told == crash_driver.NUM_SAMPLES and final.optimizer.n_failed == 0
     assert final.view().n_running == 0
+
+
+def test_a_restore_keeps_the_evidence_of_the_trials_that_crashed(ray_local, tmp_path, monkeypatch):
+    """Trials that raised before the driver was killed stay errored, and the restored searcher still
+    holds them as failures: it crashes no more than that count again once restored."""
+    exp_dir = tmp_path / "exp"
+    _kill_mid_run(tmp_path, "crashing")
+    saved = PGSearcher()
+    saved.restore(max(glob.glob(str(exp_dir / "searcher-state-*.pkl"))))
+    assert saved.view().n_crashed > 0
+    restored = {}
+    original_restore = PGSearcher.restore
+
+    def recording_restore(self, path):
+        original_restore(self, path)
+        restored["crashed"], restored["searcher"] = self.view().n_crashed, self
+
+    monkeypatch.setattr(PGSearcher, "restore", recording_restore)
+    results = tune.Tuner.restore(str(exp_dir), trainable=crash_driver.train_crashing).fit()
+    final = restored["searcher"].view()
+    assert restored["crashed"] == saved.view().n_crashed  # the evidence came back with the checkpoint
+    assert len(results) == crash_driver.NUM_SAMPLES  # nothing lost: every trial finished or errored once
+    assert final.n_crashed == results.num_errors and final.n_told + final.n_crashed == crash_driver.NUM_SAMPLES

@@ -19,7 +19,7 @@ import pytest
 from experiments.lab.cluster import RayCluster, meminfo_gib
 from experiments.scale_driver import Setup, run_arm
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.scale]
 
 # 4 nodes x 32 logical CPUs = 128 trials in flight; short trials after the start barrier, so the run
 # is mostly the 128 actors coming up and the driver working through 1,024 trials.

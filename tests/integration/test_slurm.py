@@ -125,6 +125,7 @@ def test_sbatch_runs_the_main_job_on_both_nodes(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.integration
+@pytest.mark.scale
 @needs_4_slurm_nodes
 def test_sbatch_runs_64_trials_in_flight_on_4_nodes(tmp_path):
     """The sbatch script at 4 nodes x 16 CPUs with the scale study's driver (PGSearcher, trials that

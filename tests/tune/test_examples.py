@@ -238,11 +238,6 @@ def test_custom_func_checkpointing_example_under_fifo(ray_local, tmp_path):
             assert json.load(f) == {"step": 2}
 
 
-@pytest.mark.xfail(
-    reason="HyperBandForBOHB calls searcher.on_pause at the first paused trial and PGSearcher has no "
-    "on_pause/on_unpause (AttributeError: 'PGSearcher' object has no attribute 'on_pause')",
-    strict=True,
-)
 def test_bohb_example_with_hyperband_for_bohb(ray_local, tmp_path):
     searcher = PGSearcher(seed=0)
     space = {
@@ -294,11 +289,6 @@ def test_repeater_runs_each_config_three_times_and_tells_their_mean(ray_local, t
     assert searcher.optimizer.n_told == 2  # one result per group: the mean of its three trials
 
 
-@pytest.mark.xfail(
-    reason="Repeater does not forward set_max_concurrency to PGSearcher, which then warns that "
-    "max_concurrent_trials is missing although it is set",
-    strict=True,
-)
 def test_repeater_with_max_concurrent_trials_raises_no_missing_limit_warning(ray_local, tmp_path, caplog):
     searcher = PGSearcher(seed=0)
     with caplog.at_level("WARNING", logger="ray_pgsearch"):
