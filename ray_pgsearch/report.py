@@ -8,7 +8,8 @@ and writes three PNGs to ``DIR`` (default ``<experiment>/report``):
 
 * ``best_so_far.png``: the best metric value so far against the number of finished trials and
   against wall-clock seconds since the first trial started (Tune's ``timestamp``, whole seconds);
-  each trial counts with its last finite metric value, the one PGSearcher learns from.
+  each trial counts with its last finite metric value, the one PGSearcher learns from; the title
+  says how many trials crashed.
 * ``policy_over_time.png``: per numeric parameter the policy mean and its one-sigma interval in the
   parameter's units, per choice the category probabilities, against the trials told at each
   update; the trials' own values are drawn as points.
@@ -179,7 +180,7 @@ def _on_trials(scalars: dict, *tags: str) -> tuple[np.ndarray, ...]:
     return np.array([told[s] for s in steps], dtype=float), *(np.array([v[s] for s in steps]) for v in series)
 
 
-def plot_best_so_far(trials: list[TrialResult], metric: str, mode: str, path: str) -> None:
+def plot_best_so_far(trials: list[TrialResult], metric: str, mode: str, path: str, crashed: int = 0) -> None:
     import matplotlib.pyplot as plt
 
     values = np.array([t.value for t in trials])
@@ -196,7 +197,8 @@ def plot_best_so_far(trials: list[TrialResult], metric: str, mode: str, path: st
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
     by_trial.legend()
-    fig.suptitle(f"best {metric} so far: {best[-1]:.4g} after {len(trials)} trials")
+    failed = f"; {crashed} more crashed (an exception, NaN or inf)" if crashed else ""
+    fig.suptitle(f"best {metric} so far: {best[-1]:.4g} after {len(trials)} trials{failed}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -282,7 +284,7 @@ def write_report(experiment_dir: str, out_dir: str | None = None) -> list[str]:
         raise ValueError(f"no trial in {experiment_dir} reported a finite '{searcher.metric}'")
     os.makedirs(out_dir, exist_ok=True)
     paths = [os.path.join(out_dir, name) for name in ("best_so_far.png", "policy_over_time.png", "final_policy.png")]
-    plot_best_so_far(trials, searcher.metric, searcher.mode, paths[0])
+    plot_best_so_far(trials, searcher.metric, searcher.mode, paths[0], searcher.view().n_crashed)
     plot_policy_over_time(searcher, load_policy_scalars(os.path.join(experiment_dir, "pgsearch")), trials, paths[1])
     plot_final_policy(searcher, paths[2])
     return paths

@@ -43,7 +43,7 @@ def _learned(searcher: PGSearcher, results, n_told: int) -> None:
     policy, and its best config is one of the trials'."""
     assert results.num_errors == 0
     opt = searcher.optimizer  # Tune drives this very object in the driver process
-    assert opt.n_told == n_told and opt.policy.n_updates > 0
+    assert opt.n_told == n_told and opt.view().n_updates > 0
 
 
 class ReusableTrainable(MyTrainableClass):
