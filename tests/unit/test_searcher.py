@@ -165,3 +165,13 @@ def test_out_of_order_completions_give_the_same_policy_as_in_order():
     assert math.isclose(a.optimizer.best_value, b.optimizer.best_value)
     assert a.view().numeric == b.view().numeric
     assert a.suggest("next") == b.suggest("next")
+
+
+def test_tunes_space_is_checked_when_tune_hands_it_over_with_the_key_and_the_fix():
+    searcher = PGSearcher(metric="loss", mode="min")
+    with pytest.raises(ValueError, match="param_space: search space key 'x': grid_search .* use tune.choice"):
+        searcher.set_search_properties(None, None, {"x": {"grid_search": [1, 2]}, "y": tune.uniform(0, 1)})
+    with pytest.raises(ValueError, match="no Tune domains .* PopulationBasedTraining.* ray_pgsearch.pbt"):
+        searcher.set_search_properties(None, None, {"lr": 0.1, "momentum": 0.9})  # PBT's example param_space
+    with pytest.raises(RuntimeError, match="param_space only when it holds something"):
+        PGSearcher(metric="loss", mode="min").suggest("t0")  # Tuner(param_space={}) never hands it over
