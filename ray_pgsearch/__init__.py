@@ -15,6 +15,7 @@ from ._optimizer import PGOptimizer
 from ._searcher import PGSearcher
 from ._settings import (
     CandidateSettings,
+    FailureSettings,
     HistorySettings,
     ModelSettings,
     ObjectiveSettings,
@@ -30,10 +31,14 @@ from ._settings import (
 from ._snapshot import Snapshot
 from ._space import SearchSpace
 from ._version import __version__
-from ._view import SearchView
+from ._view import ChoiceView, NumericView, SearchView, WarmStartView
 
 __all__ = [
     "CandidateSettings",
+    "ChoiceView",
+    "FailureSettings",
+    "NumericView",
+    "WarmStartView",
     "CheckpointError",
     "RejectionSettings",
     "Extension",

@@ -128,5 +128,6 @@ class Catalog:
                 default = f.default
                 shown = ", ".join(f"{v:g}" for v in default) if isinstance(default, tuple) else f"{default:g}"
                 old = f"`{f.metadata['old']}`" if f.metadata["old"] else ""
-                lines.append(f"| `{group}.{f.name}` | {shown} | {_range(f.metadata)} | {f.metadata['doc']} | {old} |")
+                doc = f.metadata["doc"].replace("|", "\\|")  # a | inside a cell would end it
+                lines.append(f"| `{group}.{f.name}` | {shown} | {_range(f.metadata)} | {doc} | {old} |")
         return "\n".join(lines) + "\n"

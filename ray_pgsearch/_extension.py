@@ -37,6 +37,7 @@ class Extension:
         """The policy stepped on the window, whose rank utilities are ``utilities``."""
 
     def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the extension (JSON values and numpy arrays)."""
         return {}
 
     def load(self, state: dict[str, Any]) -> None:

@@ -46,9 +46,10 @@ class PGSearcher(Searcher):
     Args:
         space: a Tune search space (nested dict of ``tune.*`` domains and constants). Optional: the
             ``param_space`` given to ``tune.Tuner`` is used otherwise.
-        metric, mode: the metric (or list of metrics) to optimize and ``"min"``/``"max"`` (or one per
-            metric); optional here when given to ``tune.TuneConfig`` together with a ``param_space``.
-            With a mode and no metric, Tune's anonymous metric is used.
+        metric: the metric (or list of metrics) to optimize; optional here when given to
+            ``tune.TuneConfig`` together with a ``param_space``.
+        mode: ``"min"`` or ``"max"`` (or one per metric); with a mode and no metric, Tune's anonymous
+            metric is used.
         points_to_evaluate: configs to try first, in order (nested dicts over the space's keys); a
             key a point leaves out is drawn from the policy when the point is run.
         evaluated_rewards: metric values of ``points_to_evaluate`` already known: the policy learns
@@ -70,8 +71,8 @@ class PGSearcher(Searcher):
             or dicts of their fields (``model={"gamma": 0.2}``).
         extensions: ``Extension`` objects the optimizer calls at fixed points of ask and tell.
 
-    Example::
-
+    Example:
+        ```python
         from ray import tune
         from ray_pgsearch import PGSearcher
 
@@ -85,6 +86,7 @@ class PGSearcher(Searcher):
                                         num_samples=40, max_concurrent_trials=4, reuse_actors=True),
         )
         best = tuner.fit().get_best_result().config
+        ```
     """
 
     def __init__(
@@ -240,6 +242,7 @@ class PGSearcher(Searcher):
 
     # -- the Searcher contract --------------------------------------------------------------------
     def suggest(self, trial_id: str) -> dict | None:
+        """The config of a new trial (Tune calls this)."""
         if self.max_concurrent is None and not self._live and self.optimizer.n_asked == 0 and not limited():
             logger.warning(
                 "PGSearcher: without tune.TuneConfig(max_concurrent_trials=N) Ray Tune keeps one trial pending "
@@ -272,6 +275,7 @@ class PGSearcher(Searcher):
                 self.optimizer.report(trial_id, value, live.iteration)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        """A trial ended: learned from, a failure, or dropped (the module docstring's rules)."""
         live = self._live.pop(trial_id, None)
         if live is None:
             logger.debug("PGSearcher ignores the completion of unknown or finished trial %s", trial_id)

@@ -116,7 +116,10 @@ class ModelSettings(Group):
     _name = "model"
     gamma: float = setting(0.15, "(0, 1)", "fraction of the window's results in the good group", old="gamma")
     bandwidth: float = setting(
-        0.1, "(0, inf)", "kernel width factor in latent units, h = bandwidth * m^(-1/(d+4))", old="bandwidth"
+        0.1,
+        "(0, inf)",
+        "kernel width in latent units: h = bandwidth * (m + 1)^(-1/(d+4)) for m results in d dimensions",
+        old="bandwidth",
     )
     category_smoothing: float = setting(
         1.0,

@@ -60,10 +60,10 @@ class WarmStartView:
     """How a warm start weighs now: the earlier results' total weight in the model (in results) and
     how far this search's results agree with the earlier ranking (0 to 1)."""
 
-    weight: float
-    trust: float
-    rejected: bool
-    shared: tuple[str, ...]
+    weight: float  # the earlier results' total weight in the model, in results
+    trust: float  # 0 to 1
+    rejected: bool  # the results contradicted the earlier search: it was dropped
+    shared: tuple[str, ...]  # the parameters both searches have
 
 
 class SearchView:
@@ -79,18 +79,22 @@ class SearchView:
 
     @property
     def modes(self) -> list[str]:
+        """ "min" or "max" per metric."""
         return list(self._opt._objectives.modes)
 
     @property
     def n_asked(self) -> int:
+        """Configs asked so far."""
         return self._opt.n_asked
 
     @property
     def n_told(self) -> int:
+        """Finite results told so far."""
         return self._opt.n_told
 
     @property
     def n_failed(self) -> int:
+        """Trials not learned from: failed, not finite or forgotten."""
         return self._opt.n_failed
 
     @property
@@ -110,10 +114,12 @@ class SearchView:
 
     @property
     def n_rejected(self) -> int:
+        """Sampled configs the constraint refused."""
         return self._opt.n_rejected
 
     @property
     def n_running(self) -> int:
+        """Trials asked with an id and not told, failed or forgotten yet."""
         return len(self._opt._book)
 
     @property
@@ -123,14 +129,17 @@ class SearchView:
 
     @property
     def best_value(self) -> float | None:
+        """The best metric value so far, in its own sign (None with several objectives)."""
         return self._opt.best_value
 
     @property
     def best_config(self) -> dict | None:
+        """A copy of the best config so far (None with several objectives)."""
         return self._opt.best_config
 
     @property
     def numeric(self) -> list[NumericView]:
+        """Each numeric parameter's Gaussian, in latent units and in its own."""
         gaussian = self._opt._policy.gaussian
         views = []
         for j, param in enumerate(self.space.numeric):
@@ -151,6 +160,7 @@ class SearchView:
 
     @property
     def choices(self) -> list[ChoiceView]:
+        """Each choice's probabilities."""
         views = []
         for param, actor in zip(self.space.categorical, self._opt._policy.categorical, strict=True):
             views.append(ChoiceView(path_str(param.path), param, tuple(float(p) for p in actor.probs), actor.entropy()))
@@ -176,6 +186,7 @@ class SearchView:
 
     @property
     def warm_start(self) -> WarmStartView | None:
+        """How a warm start weighs now (None without one)."""
         warm = self._opt._warm_start
         if warm is None:
             return None

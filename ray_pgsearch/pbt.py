@@ -6,44 +6,46 @@ sit under PBT. PBT does accept two things this module builds on:
 
 * **its starting configs**: ``search_alg=BasicVariantGenerator(points_to_evaluate=configs)`` (a
   ``SearchAlgorithm`` but no ``SearchGenerator``, so PBT's check lets it through).
-  :func:`initial_population` draws those configs from a policy, fresh or learned in an earlier
-  PGSearcher + ASHA run; :func:`population_search_alg` wraps them.
+  `initial_population` draws those configs from a policy, fresh or learned in an earlier
+  PGSearcher + ASHA run; `population_search_alg` wraps them.
 * **its ``custom_explore_fn``**, which PBT calls in the driver process (``schedulers/pbt.py``,
   ``_explore`` inside ``_exploit``) with a deep copy of the cloned trial's config after its built-in
-  mutations. :class:`PolicyExplorer` is that callable *and* the ``tune.Callback`` that learns from
+  mutations. `PolicyExplorer` is that callable *and* the ``tune.Callback`` that learns from
   the trial results which perturbations helped, so the explore step and the rewards share one
   object (see its docstring for how the sharing survives pickling and ``Tuner.restore``).
 
-:func:`pbt_mutations` derives PBT's ``hyperparam_mutations`` from the same Tune search space and
+`pbt_mutations` derives PBT's ``hyperparam_mutations`` from the same Tune search space and
 refuses architecture ("model") hyperparameters: PBT changes hyperparameters of a *running* trial
 and copies weights between trials, which is only meaningful for training ("algorithm")
 hyperparameters such as the learning rate, momentum or batch size (the NERSC HPO study: tune the
 model hyperparameters first, e.g. with ASHA, then PBT only the algorithm hyperparameters).
 
 The two-stage recipe (``train`` reports ``loss``; ``train_with_checkpoints`` also saves and loads
-a checkpoint, as PBT needs)::
+a checkpoint, as PBT needs):
 
-    from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray_pgsearch import PGSearcher
-    from ray_pgsearch.pbt import PolicyExplorer, initial_population, population_search_alg
+```python
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray_pgsearch import PGSearcher
+from ray_pgsearch.pbt import PolicyExplorer, initial_population, population_search_alg
 
-    # stage 1: architecture and hyperparameters together, PGSearcher + ASHA
-    searcher = PGSearcher(seed=0)
-    tune.Tuner(train, param_space=space, tune_config=tune.TuneConfig(
-        search_alg=searcher, scheduler=ASHAScheduler(), metric="loss", mode="min",
-        num_samples=16, max_concurrent_trials=4, reuse_actors=True)).fit()
-    best = searcher.optimizer.best_config
-    # stage 2: fix the architecture, PBT the schedule of the algorithm hyperparameters
-    keys = ["lr", "batch_size"]
-    stage2 = {**space, **{k: v for k, v in best.items() if k not in keys}}  # architecture fixed
-    explorer = PolicyExplorer(stage2, keys, seed=0)
-    configs = initial_population(searcher, n=4, seed=0, fixed=best, keys=keys)
-    tune.Tuner(train_with_checkpoints, param_space=stage2, tune_config=tune.TuneConfig(
-        search_alg=population_search_alg(configs),
-        scheduler=explorer.scheduler(time_attr="training_iteration", perturbation_interval=2),
-        metric="loss", mode="min", num_samples=len(configs), reuse_actors=True),
-        run_config=tune.RunConfig(callbacks=[explorer])).fit()
+# stage 1: architecture and hyperparameters together, PGSearcher + ASHA
+searcher = PGSearcher(seed=0)
+tune.Tuner(train, param_space=space, tune_config=tune.TuneConfig(
+    search_alg=searcher, scheduler=ASHAScheduler(), metric="loss", mode="min",
+    num_samples=16, max_concurrent_trials=4, reuse_actors=True)).fit()
+best = searcher.optimizer.best_config
+# stage 2: fix the architecture, PBT the schedule of the algorithm hyperparameters
+keys = ["lr", "batch_size"]
+stage2 = {**space, **{k: v for k, v in best.items() if k not in keys}}  # architecture fixed
+explorer = PolicyExplorer(stage2, keys, seed=0)
+configs = initial_population(searcher, n=4, seed=0, fixed=best, keys=keys)
+tune.Tuner(train_with_checkpoints, param_space=stage2, tune_config=tune.TuneConfig(
+    search_alg=population_search_alg(configs),
+    scheduler=explorer.scheduler(time_attr="training_iteration", perturbation_interval=2),
+    metric="loss", mode="min", num_samples=len(configs), reuse_actors=True),
+    run_config=tune.RunConfig(callbacks=[explorer])).fit()
+```
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ def pbt_mutations(
     ``tune.choice`` keys get their category list (PBT shifts to a neighbour or resamples).
 
     Raises:
-        ValueError: for a key that names an architecture hyperparameter (see :func:`is_model_key`;
+        ValueError: for a key that names an architecture hyperparameter (see `is_model_key`;
             ``model_keys`` lists more, ``algorithm_keys`` overrides it), naming the key and the NERSC
             advice; for a key that is not
             searched in the space.

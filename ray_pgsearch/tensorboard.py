@@ -169,6 +169,7 @@ class PolicyWriter:
         self._written_at = time.monotonic()
 
     def close(self) -> None:
+        """Writes the latest update and closes the event file."""
         self.flush()
         if self._writer is not None:
             self._writer.close()

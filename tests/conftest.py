@@ -27,6 +27,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture
+def scratch_home(tmp_path, monkeypatch):
+    """A run that writes to ``~/ray_results`` (Tune's default storage) writes into ``tmp_path``: the
+    working directory, ``HOME`` and the default Ray expanded when it was imported."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr("ray.train.constants.DEFAULT_STORAGE_PATH", str(tmp_path / "ray_results"))
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def ray_local():
     """One local 2-CPU Ray for the whole session, started with address="local" so tests never

@@ -20,9 +20,7 @@ def test_the_readme_is_a_short_manual():
     assert len(_python_blocks()) >= 2
 
 
-def test_every_python_block_of_the_readme_runs_as_printed(ray_local, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))  # Tune writes to ~/ray_results
+def test_every_python_block_of_the_readme_runs_as_printed(ray_local, scratch_home, capsys):
     for i, block in enumerate(_python_blocks()):
         namespace: dict = {"__name__": f"readme_block_{i}"}
         exec(compile(block, f"README.md python block {i}", "exec"), namespace)

@@ -1,5 +1,6 @@
 """The recipes in the library's docstrings, executed as printed (with small trainables)."""
 
+import re
 import textwrap
 
 from ray import tune
@@ -9,17 +10,8 @@ from ray_pgsearch import pbt
 
 
 def _code_blocks(doc: str) -> list[str]:
-    """The indented blocks that follow a line ending in '::' (reStructuredText literal blocks)."""
-    blocks, lines = [], doc.splitlines()
-    for i, line in enumerate(lines):
-        if line.rstrip().endswith("::"):
-            block = []
-            for follow in lines[i + 1 :]:
-                if follow.strip() and not follow.startswith("    "):
-                    break
-                block.append(follow)
-            blocks.append(textwrap.dedent("\n".join(block)).strip())
-    return blocks
+    """The fenced Python blocks of a docstring (as mkdocstrings renders them)."""
+    return [textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)\n\s*```", doc, re.S)]
 
 
 def train(config):
@@ -59,9 +51,7 @@ SPACE = {
 }
 
 
-def test_the_pbt_recipe_runs_as_printed(ray_local, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))  # the recipes write to ~/ray_results
+def test_the_pbt_recipe_runs_as_printed(ray_local, scratch_home):
     (recipe,) = [b for b in _code_blocks(pbt.__doc__) if "PolicyExplorer" in b]
     namespace = {"space": SPACE, "train": train, "train_with_checkpoints": train_with_checkpoints}
     exec(compile(recipe, "ray_pgsearch.pbt docstring", "exec"), namespace)
@@ -71,9 +61,7 @@ def test_the_pbt_recipe_runs_as_printed(ray_local, tmp_path, monkeypatch):
     assert explorer.state.n_explores > 0  # PBT explored through the policy
 
 
-def test_the_searcher_docstring_example_runs_as_printed(ray_local, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))  # the recipes write to ~/ray_results
+def test_the_searcher_docstring_example_runs_as_printed(ray_local, scratch_home):
     (example,) = _code_blocks(ray_pgsearch.PGSearcher.__doc__)
     namespace: dict = {}
     exec(compile(example, "PGSearcher docstring", "exec"), namespace)

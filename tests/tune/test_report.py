@@ -86,11 +86,11 @@ def test_an_experiment_without_a_pgsearcher_checkpoint_says_so(tmp_path):
     exp.mkdir()
     (exp / "experiment_state-2026-01-01_00-00-00.json").write_text("{}")
     assert "without a searcher checkpoint" in _exit_message([str(exp)])
-    # another search algorithm's checkpoint: named as not a PGSearcher state, with the folder
+    # another search algorithm's checkpoint: named as not a PGSearcher checkpoint, with the folder
     with open(exp / "searcher-state-2026-01-01_00-00-00.pkl", "wb") as f:
         pickle.dump({"optuna": "state"}, f)
     message = _exit_message([str(exp)])
-    assert message.startswith(str(exp)) and "not a PGSearcher state" in message
+    assert message.startswith(str(exp)) and "not a PGSearcher checkpoint" in message
 
 
 @pytest.fixture(scope="module")
