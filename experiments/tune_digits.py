@@ -4,9 +4,12 @@ PGSearcher and ASHA on Ray Tune, then print the best config and its validation a
     python -m experiments.tune_digits                       # local Ray, all CPUs of this machine
     RAY_ADDRESS=head:6379 python -m experiments.tune_digits # an existing cluster (slurm/ does this)
 
+A default run is 60 trials, one per CPU at a time, under ASHA (a trial trains 2, 6 or 12 epochs).
 It prints one progress line (trials finished of the experiment's total, the best accuracy so far),
 then a summary: the best config and its validation accuracy. ``--verbose`` shows Ray Tune's own
-trial tables and the workers' logs.
+trial tables and the workers' logs. On a local Ray the trials run at the driver's priority (Ray
+lowers its workers' by 15 by default, which starves them on a busy machine); ``nice`` the command
+to lower both.
 
 Experiments live in ``<storage-path>/<name>`` (default ``ray_results/pgsearch_digits``):
 
@@ -69,23 +72,37 @@ SPACE = {
     "epochs": 12,
 }
 
+# The scaled data per training fraction, kept by each worker process: with reuse_actors one worker
+# runs many trials, which then skip reading and scaling the data again.
+_DATA: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def digits(subset: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_val, y_val), standardized on the training rows: 70 % of the digits for
+    training (its stratified fraction ``subset``), 30 % for validation, the same rows every time."""
+    if subset not in _DATA:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+        from sklearn.preprocessing import StandardScaler
+
+        x, y = load_digits(return_X_y=True)
+        x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
+        if subset < 1.0:
+            x_train, _, y_train, _ = train_test_split(
+                x_train, y_train, train_size=subset, random_state=0, stratify=y_train
+            )
+        scaler = StandardScaler().fit(x_train)
+        _DATA[subset] = (scaler.transform(x_train), y_train, scaler.transform(x_val), y_val)
+    return _DATA[subset]
+
 
 def train_mlp(config: dict) -> None:
     """Trains one epoch per partial_fit call, reporting validation accuracy every epoch so
     ASHA can stop poor configs early."""
-    from sklearn.datasets import load_digits
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
-    from sklearn.preprocessing import StandardScaler
 
-    x, y = load_digits(return_X_y=True)
-    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
-    subset = config.get("subset", 1.0)
-    if subset < 1.0:  # the same stratified rows for every trial
-        x_train, _, y_train, _ = train_test_split(x_train, y_train, train_size=subset, random_state=0, stratify=y_train)
-    scaler = StandardScaler().fit(x_train)
-    x_train, x_val = scaler.transform(x_train), scaler.transform(x_val)
+    x_train, y_train, x_val, y_val = digits(config.get("subset", 1.0))
     model = MLPClassifier(
         hidden_layer_sizes=(config["hidden"],) * config["layers"],
         activation=config["activation"],
@@ -246,7 +263,8 @@ def print_summary(results: tune.ResultGrid, path: str) -> None:
 
 def start_ray(verbose: bool) -> None:
     """A caller's Ray as it is (the tests'); the cluster at RAY_ADDRESS; else a local Ray on this
-    machine."""
+    machine, whose workers run at the driver's priority (Ray's default lowers it by 15, which
+    starves the trials on a machine that runs anything else)."""
     quiet = {} if verbose else {"log_to_driver": False, "logging_level": logging.WARNING}
     if ray.is_initialized():
         return
@@ -254,12 +272,13 @@ def start_ray(verbose: bool) -> None:
         ray.init(address=os.environ["RAY_ADDRESS"], **quiet)
         return
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_worker_niceness", "0")
     ray.init(address="local", include_dashboard=False, **quiet)
 
 
 def main(argv: list[str] | None = None) -> tune.ResultGrid:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num-samples", type=int, default=150, help="trials of a new experiment")
+    parser.add_argument("--num-samples", type=int, default=60, help="trials of a new experiment")
     parser.add_argument("--max-concurrent", type=int, default=0, help="trials at once (0: one per CPU)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--storage-path", default=os.path.abspath("ray_results"))
