@@ -1,10 +1,9 @@
-"""The warm-start study (experiments.warm_start) and the main job's --subset / --prior workflow."""
+"""The warm-start study (experiments.warm_start) and the main job's --subset / --warm-start workflow."""
 
 from __future__ import annotations
 
 import json
 import math
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from experiments import tune_digits, warm_start, warm_start_pairs
 from experiments.lab.cache import RunCache
 from experiments.lab.objectives import OBJECTIVES, margin_loss
 from experiments.lab.protocol import DEV, HALVES, HELD_OUT
-from ray_pgsearch import PGOptimizer
+from ray_pgsearch import PGSearcher
 
 ARMS = ["cold", "warm", "replay"]
 
@@ -125,7 +124,6 @@ def test_margin_loss_for_two_and_more_classes() -> None:
 
 def test_top_configs_are_the_best_evaluated() -> None:
     from experiments.lab.driver import run_search
-    from ray_pgsearch import PGSearcher
 
     objective = OBJECTIVES["branin"]
     searcher = PGSearcher(seed=0)
@@ -140,11 +138,11 @@ def _experiment(storage: Path, name: str) -> Path:
     return path
 
 
-def _optimizer(path: Path) -> PGOptimizer:
-    """The PGOptimizer in an experiment directory's newest searcher checkpoint."""
-    checkpoint = max(path.glob("searcher-state-*.pkl"))
-    with open(checkpoint, "rb") as f:
-        return pickle.load(f)["state"]["_opt"]
+def _searcher(path: Path) -> PGSearcher:
+    """The PGSearcher of an experiment directory's newest searcher checkpoint."""
+    searcher = PGSearcher()
+    searcher.restore(str(max(path.glob("searcher-state-*.pkl"))))
+    return searcher
 
 
 def test_main_job_subset_then_warm_start_from_it(ray_local, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -153,13 +151,16 @@ def test_main_job_subset_then_warm_start_from_it(ray_local, tmp_path: Path, caps
     first = tune_digits.main(common + ["--subset", "0.25", "--name", "quarter"])
     assert {r.config["subset"] for r in first} == {0.25}
     quarter = _experiment(tmp_path, "quarter")
-    second = tune_digits.main(common + ["--prior", str(quarter), "--name", "full"])
+    second = tune_digits.main(common + ["--warm-start", str(quarter), "--name", "full"])
     assert all("subset" not in r.config for r in second)  # the full data: the constant is left out
     out = capsys.readouterr().out
-    assert "prior: " in out and "trust" in out
-    opt = _optimizer(_experiment(tmp_path, "full"))
-    assert opt.prior is not None and opt.prior.rows.shape[0] == len(_optimizer(quarter).window)
-    assert sorted(opt.prior.shared) == sorted(k for k, v in tune_digits.SPACE.items() if isinstance(v, Domain))
+    assert "warm start: " in out and "trust" in out and "crashed trials" in out
+    full = _searcher(_experiment(tmp_path, "full"))
+    earlier = full.optimizer.state()["warm_start"]
+    assert earlier["rows"].shape[0] == _searcher(quarter).view().rewards.shape[0]
+    assert sorted(full.view().warm_start.shared) == sorted(
+        k for k, v in tune_digits.SPACE.items() if isinstance(v, Domain)
+    )
     with pytest.raises(SystemExit):
-        tune_digits.main(common + ["--prior", str(tmp_path / "nowhere"), "--name", "bad"])
+        tune_digits.main(common + ["--prior", str(tmp_path / "nowhere"), "--name", "bad"])  # the old flag
     assert "no such file or directory" in capsys.readouterr().err

@@ -21,11 +21,15 @@ from ray.tune.utils.mock_trainable import MyTrainableClass
 from ray_pgsearch import PGSearcher
 
 NO_LIMIT_WARNING = "without tune.TuneConfig(max_concurrent_trials=N)"  # PGSearcher's warning
+LOSS = ("mean_loss", "min")  # the examples' metrics and modes
+REWARD = ("episode_reward_mean", "max")
 
 
-def _fit(trainable, search_alg, tmp_path, param_space, metric, mode, num_samples, **options):
-    """tune.Tuner(...).fit() as the examples call it, with reused actors and a quiet run; ``options``
-    go to TuneConfig (scheduler, max_concurrent_trials) or, for ``stop``, to RunConfig."""
+def _fit(trainable, search_alg, tmp_path, param_space, objective, num_samples, **options):
+    """tune.Tuner(...).fit() as the examples call it, with reused actors and a quiet run. ``objective``
+    is (metric, mode); ``options`` go to TuneConfig (scheduler, max_concurrent_trials) or, for
+    ``stop``, to RunConfig."""
+    metric, mode = objective
     stop = options.pop("stop", None)
     tuner = tune.Tuner(
         trainable,
@@ -38,12 +42,16 @@ def _fit(trainable, search_alg, tmp_path, param_space, metric, mode, num_samples
     return tuner.fit()
 
 
-def _learned(searcher: PGSearcher, results, n_told: int) -> None:
-    """Every trial ended without an error, the searcher was told ``n_told`` results and updated its
-    policy, and its best config is one of the trials'."""
-    assert results.num_errors == 0
+def _learns(trainable, searcher: PGSearcher, tmp_path, param_space, objective, num_samples, **options):
+    """Runs the example with ``searcher`` (behind ``options["search_alg"]`` when a wrapper is given)
+    and checks that every trial ended without an error, and that the searcher was told every
+    result and updated its policy. Returns the results."""
+    search_alg = options.pop("search_alg", searcher)
+    results = _fit(trainable, search_alg, tmp_path, param_space, objective, num_samples, **options)
+    assert len(results) == num_samples and results.num_errors == 0
     opt = searcher.optimizer  # Tune drives this very object in the driver process
-    assert opt.n_told == n_told and opt.view().n_updates > 0
+    assert opt.n_told == num_samples and opt.view().n_updates > 0
+    return results
 
 
 class ReusableTrainable(MyTrainableClass):
@@ -72,19 +80,10 @@ def test_optuna_example_with_asha_behind_a_concurrency_limiter(ray_local, tmp_pa
         "height": tune.uniform(-100, 100),
         "activation": tune.choice(["relu", "tanh"]),  # ignored by the trainable
     }
+    limiter = ConcurrencyLimiter(searcher, max_concurrent=2)
+    asha = AsyncHyperBandScheduler(max_t=3, grace_period=1)
     with caplog.at_level("WARNING", logger="ray_pgsearch"):
-        results = _fit(
-            easy_objective,
-            ConcurrencyLimiter(searcher, max_concurrent=2),
-            tmp_path,
-            space,
-            "mean_loss",
-            "min",
-            8,
-            scheduler=AsyncHyperBandScheduler(max_t=3, grace_period=1),
-        )
-    assert len(results) == 8
-    _learned(searcher, results, 8)
+        results = _learns(easy_objective, searcher, tmp_path, space, LOSS, 8, search_alg=limiter, scheduler=asha)
     assert searcher.max_concurrent == 2 and NO_LIMIT_WARNING not in caplog.text  # the limiter told it
     best = results.get_best_result().config
     assert 0 <= best["width"] <= 20 and -100 <= best["height"] <= 100 and best["activation"] in ("relu", "tanh")
@@ -101,19 +100,8 @@ def test_hyperopt_conditional_space_example_as_a_tune_choice_of_dicts(ray_local,
         "height": tune.uniform(-100, 100),
         "steps": 2,
     }
-    results = _fit(
-        easy_objective,
-        searcher,
-        tmp_path,
-        space,
-        "mean_loss",
-        "min",
-        8,
-        scheduler=AsyncHyperBandScheduler(max_t=2, grace_period=1),
-        max_concurrent_trials=2,
-    )
-    assert len(results) == 8
-    _learned(searcher, results, 8)
+    asha = AsyncHyperBandScheduler(max_t=2, grace_period=1)
+    results = _learns(easy_objective, searcher, tmp_path, space, LOSS, 8, scheduler=asha, max_concurrent_trials=2)
     branches = [r.config["activation"] for r in results]
     assert {b["activation"] for b in branches} == {"relu", "tanh"}  # both branches tried
     for branch in branches:  # only the chosen branch's parameters are filled in
@@ -128,20 +116,10 @@ def test_ax_example_with_its_parameter_constraint_and_a_stopper(ray_local, tmp_p
 
     searcher = PGSearcher(seed=0, constraint=within_one)
     space = {"iterations": 5, **{f"x{i}": tune.uniform(0.0, 1.0) for i in range(1, 7)}}
-    results = _fit(
-        easy_objective,
-        searcher,
-        tmp_path,
-        space,
-        "hartmann6",
-        "min",
-        8,
-        scheduler=AsyncHyperBandScheduler(max_t=5, grace_period=1),
-        stop={"timesteps_total": 2},
-        max_concurrent_trials=2,
+    options = {"scheduler": AsyncHyperBandScheduler(max_t=5, grace_period=1), "max_concurrent_trials": 2}
+    results = _learns(
+        easy_objective, searcher, tmp_path, space, ("hartmann6", "min"), 8, stop={"timesteps_total": 2}, **options
     )
-    assert len(results) == 8
-    _learned(searcher, results, 8)
     assert all(within_one(r.config) for r in results)
     assert max(r.metrics["timesteps_total"] for r in results) == 2  # the stopper ended the longest ones
     assert results.get_best_result().metrics["hartmann6"] < 0
@@ -151,20 +129,13 @@ def test_async_hyperband_example(ray_local, tmp_path):
     from ray.tune.examples.async_hyperband_example import easy_objective
 
     searcher = PGSearcher(seed=0)
-    results = _fit(
-        tune.with_resources(easy_objective, {"cpu": 1, "gpu": 0}),
-        searcher,
-        tmp_path,
-        {"steps": 3, "width": tune.uniform(10, 100), "height": tune.uniform(0, 100)},
-        "mean_loss",
-        "min",
-        8,
-        scheduler=AsyncHyperBandScheduler(grace_period=1, max_t=3, reduction_factor=2),
-        stop={"training_iteration": 3},
-        max_concurrent_trials=2,
-    )
-    assert len(results) == 8
-    _learned(searcher, results, 8)
+    space = {"steps": 3, "width": tune.uniform(10, 100), "height": tune.uniform(0, 100)}
+    options = {
+        "scheduler": AsyncHyperBandScheduler(grace_period=1, max_t=3, reduction_factor=2),
+        "max_concurrent_trials": 2,
+    }
+    trainable = tune.with_resources(easy_objective, {"cpu": 1, "gpu": 0})
+    results = _learns(trainable, searcher, tmp_path, space, LOSS, 8, stop={"training_iteration": 3}, **options)
     assert min(r.metrics["training_iteration"] for r in results) < 3  # ASHA stopped some early
     best = results.get_best_result().config
     assert 10 <= best["width"] <= 100 and 0 <= best["height"] <= 100
@@ -172,21 +143,12 @@ def test_async_hyperband_example(ray_local, tmp_path):
 
 def test_hyperband_example_with_a_class_trainable(ray_local, tmp_path):
     searcher = PGSearcher(seed=0)
-    results = _fit(
-        ReusableTrainable,
-        searcher,
-        tmp_path,
-        {"width": tune.randint(10, 90), "height": tune.randint(0, 100)},
-        "episode_reward_mean",
-        "max",
-        9,
-        scheduler=HyperBandScheduler(time_attr="training_iteration", max_t=9, reduction_factor=3),
-        stop={"training_iteration": 9},
-        max_concurrent_trials=9,  # HyperBand halves a bracket once all its trials reached a milestone
-    )
-    assert len(results) == 9
+    space = {"width": tune.randint(10, 90), "height": tune.randint(0, 100)}
+    hyperband = HyperBandScheduler(time_attr="training_iteration", max_t=9, reduction_factor=3)
+    # HyperBand halves a bracket once all its trials reached a milestone: all 9 of them at once
+    options = {"scheduler": hyperband, "stop": {"training_iteration": 9}, "max_concurrent_trials": 9}
     # halving stops paused trials, which end without a result of their own: PGSearcher learns their last one
-    _learned(searcher, results, 9)
+    results = _learns(ReusableTrainable, searcher, tmp_path, space, REWARD, 9, **options)
     assert min(r.metrics["training_iteration"] for r in results) < 9
     best = results.get_best_result().config
     assert isinstance(best["width"], int) and 10 <= best["width"] < 90 and 0 <= best["height"] < 100
@@ -196,20 +158,9 @@ def test_hyperband_function_example_pauses_and_resumes_from_checkpoints(ray_loca
     from ray.tune.examples.hyperband_function_example import train_func
 
     searcher = PGSearcher(seed=0)
-    results = _fit(
-        train_func,
-        searcher,
-        tmp_path,
-        {"height": tune.uniform(0, 100)},
-        "episode_reward_mean",
-        "max",
-        6,
-        scheduler=HyperBandScheduler(max_t=9, reduction_factor=3),
-        stop={"training_iteration": 9},
-        max_concurrent_trials=6,
-    )
-    assert len(results) == 6
-    _learned(searcher, results, 6)
+    hyperband = HyperBandScheduler(max_t=9, reduction_factor=3)
+    options = {"scheduler": hyperband, "stop": {"training_iteration": 9}, "max_concurrent_trials": 6}
+    results = _learns(train_func, searcher, tmp_path, {"height": tune.uniform(0, 100)}, REWARD, 6, **options)
     assert min(r.metrics["training_iteration"] for r in results) < 9
     assert 0 <= results.get_best_result().config["height"] <= 100
 
@@ -218,19 +169,11 @@ def test_custom_func_checkpointing_example_under_fifo(ray_local, tmp_path):
     from ray.tune.examples.custom_func_checkpointing import train_func
 
     searcher = PGSearcher(seed=0)
-    results = _fit(
-        train_func,
-        searcher,
-        tmp_path,
-        {"steps": 10, "width": tune.randint(10, 100), "height": tune.loguniform(10, 100)},
-        "mean_loss",
-        "min",
-        4,
-        stop={"training_iteration": 3},
-        max_concurrent_trials=2,
+    space = {"steps": 10, "width": tune.randint(10, 100), "height": tune.loguniform(10, 100)}
+    results = _learns(
+        train_func, searcher, tmp_path, space, LOSS, 4, stop={"training_iteration": 3}, max_concurrent_trials=2
     )
-    assert len(results) == 4 and all(r.metrics["training_iteration"] == 3 for r in results)
-    _learned(searcher, results, 4)
+    assert all(r.metrics["training_iteration"] == 3 for r in results)
     best = results.get_best_result()
     assert 10 <= best.config["width"] < 100 and 10 <= best.config["height"] <= 100
     with best.checkpoint.as_directory() as checkpoint_dir:  # the example's own checkpoint, kept by Tune
@@ -246,35 +189,18 @@ def test_bohb_example_with_hyperband_for_bohb(ray_local, tmp_path):
         "height": tune.uniform(-100, 100),
         "activation": tune.choice(["relu", "tanh"]),
     }
-    results = _fit(
-        ReusableTrainable,
-        ConcurrencyLimiter(searcher, max_concurrent=2),
-        tmp_path,
-        space,
-        "episode_reward_mean",
-        "max",
-        8,
-        scheduler=HyperBandForBOHB(time_attr="training_iteration", max_t=4, reduction_factor=2, stop_last_trials=False),
-        stop={"training_iteration": 4},
-    )
-    assert len(results) == 8
-    _learned(searcher, results, 8)
+    limiter = ConcurrencyLimiter(searcher, max_concurrent=2)
+    bohb = HyperBandForBOHB(time_attr="training_iteration", max_t=4, reduction_factor=2, stop_last_trials=False)
+    options = {"search_alg": limiter, "scheduler": bohb, "stop": {"training_iteration": 4}}
+    _learns(ReusableTrainable, searcher, tmp_path, space, REWARD, 8, **options)
 
 
 def _fit_repeated(searcher: PGSearcher, tmp_path):
     """Repeater(PGSearcher(), repeat=3) with three trials at once: two configs, three trials each."""
     from ray.tune.examples.tune_basic_example import easy_objective
 
-    return _fit(
-        easy_objective,
-        Repeater(searcher, repeat=3),
-        tmp_path,
-        {"steps": 1, "width": tune.uniform(0, 20), "height": tune.uniform(-100, 100)},
-        "mean_loss",
-        "min",
-        6,
-        max_concurrent_trials=3,
-    )
+    space = {"steps": 1, "width": tune.uniform(0, 20), "height": tune.uniform(-100, 100)}
+    return _fit(easy_objective, Repeater(searcher, repeat=3), tmp_path, space, LOSS, 6, max_concurrent_trials=3)
 
 
 def test_repeater_runs_each_config_three_times_and_tells_their_mean(ray_local, tmp_path):

@@ -69,11 +69,14 @@ def test_a_missing_folder_is_called_missing(tmp_path):
     assert "checkpoint" not in message
 
 
-def test_a_folder_that_is_no_experiment_says_so_and_lists_the_experiments_in_it(tmp_path, experiment):
+def test_a_folder_that_is_no_experiment_says_so_and_lists_the_experiments_in_it(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert "is not a Ray Tune experiment" in _exit_message([str(empty)])
     # the storage path instead of the experiment inside it: the message names the experiment
+    experiment = tmp_path / "storage" / "exp"
+    experiment.mkdir(parents=True)
+    (experiment / "tuner.pkl").write_bytes(b"")
     message = _exit_message([str(experiment.parent)])
     assert "is not a Ray Tune experiment" in message and str(experiment) in message
     a_file = tmp_path / "notes.txt"
@@ -114,6 +117,7 @@ def rendered(experiment, tmp_path_factory) -> tuple[list[str], list]:
     return printed.getvalue().split(), saved
 
 
+@pytest.mark.slow  # renders figures
 def test_the_cli_writes_three_figures(rendered):
     printed, _ = rendered
     assert [Path(p).name for p in printed] == ["best_so_far.png", "policy_over_time.png", "final_policy.png"]
@@ -143,6 +147,7 @@ def _labels_overlap(axis, renderer) -> bool:
     return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
 
+@pytest.mark.slow  # renders figures
 def test_integer_axes_tick_whole_numbers_and_log_labels_do_not_collide(rendered):
     _, figures = rendered
     over_time, final = _panels(figures[1]), _panels(figures[2])
@@ -156,6 +161,7 @@ def test_integer_axes_tick_whole_numbers_and_log_labels_do_not_collide(rendered)
         assert not _labels_overlap(axis, renderers[id(axis.figure)])
 
 
+@pytest.mark.slow  # renders figures
 def test_no_legend_lies_on_a_panels_data(rendered):
     fig = rendered[1][1]
     renderer = _renderer(fig)
@@ -169,6 +175,7 @@ def test_no_legend_lies_on_a_panels_data(rendered):
     assert legend is not None and legend.get_window_extent(renderer).y1 < panels["act"].get_window_extent(renderer).y0
 
 
+@pytest.mark.slow  # renders figures
 def test_policy_series_that_end_at_different_updates_still_plot(experiment, tmp_path, monkeypatch):
     searcher = report.load_searcher(str(experiment))
     scalars = report.load_policy_scalars(str(experiment / "pgsearch"))
