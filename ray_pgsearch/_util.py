@@ -52,8 +52,7 @@ class _OneBlasThread:
 def one_blas_thread() -> _OneBlasThread:
     """A context in which BLAS runs on one thread. The search's matrices are small (a window of
     results by a few hundred candidates), and a BLAS that spreads them over threads on a machine
-    whose cores are busy with trials waits far longer than it computes (a 130 x 130 Cholesky
-    factorization took 70 ms with two threads on two busy cores, 0.25 ms with one)."""
+    whose cores are busy with trials waits far longer than it computes."""
     global _BLAS
     if _BLAS is None:
         from threadpoolctl import ThreadpoolController

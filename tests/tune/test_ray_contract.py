@@ -178,7 +178,7 @@ def test_results_after_completion_are_ignored():
     assert searcher.optimizer.n_told == 1 and searcher.optimizer.best_value == 1
 
 
-# issue 18's warning (no Ray test): trials that keep finishing without a finite metric value
+# PGSearcher's own warning (no Ray test): trials that keep finishing without a finite metric value
 def test_nonfinite_results_warn_once(caplog):
     searcher = PGSearcher(INVALID_SPACE, metric="loss", mode="min", seed=0)
 
@@ -686,7 +686,7 @@ def report_nan(config):
     tune.report({"loss": float("nan")})
 
 
-# issue 18's warning through a real Tuner (no Ray test)
+# PGSearcher's own warning through a real Tuner (no Ray test)
 @pytest.mark.slow
 def test_tuner_warns_once_when_trials_finish_without_a_finite_metric(ray_local, tmp_path, caplog):
     searcher = PGSearcher(seed=0)
