@@ -315,3 +315,25 @@ def _renamed_prior(prior: Any, warm_start: Any) -> Any:
     if warm_start is not None:
         raise TypeError("pass warm_start= only (prior= is its old name)")
     return prior
+
+
+_MOVED = {  # 0.2's public attributes of the optimizer, which 0.3 keeps private, and what to read instead
+    "policy": "view().numeric and view().choices",
+    "window": "view().results() and view().rewards",
+    "pending": "view().n_running",
+    "prior": "view().warm_start",
+    "prior_weight": "view().warm_start.weight",
+    "prior_trust": "view().warm_start.trust",
+    "prior_rejected": "view().warm_start.rejected",
+    "n_restarts": "the Restarts extension of the benchmark lab",
+    "rng": "nothing: the generator is the search's own (seed= sets it)",
+}
+
+
+def _moved_attribute(self: PGOptimizer, name: str) -> Any:
+    if name in _MOVED:
+        raise AttributeError(f"PGOptimizer.{name} is private since 0.3: read {_MOVED[name]} instead")
+    raise AttributeError(f"'PGOptimizer' object has no attribute {name!r}")
+
+
+PGOptimizer.__getattr__ = _moved_attribute  # type: ignore[attr-defined]

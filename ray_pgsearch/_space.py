@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -302,6 +303,11 @@ class SearchSpace:
         if not param.contains(value):
             raise invalid(param.path, f"{value!r} lies outside the domain")
         return value
+
+    def sample_prior(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """0.2's name of ``latin_hypercube`` (deprecated)."""
+        warnings.warn("SearchSpace.sample_prior is now latin_hypercube", DeprecationWarning, stacklevel=2)
+        return self.latin_hypercube(rng, n)
 
     def latin_hypercube(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` rows of a Latin hypercube over the domains' own distributions: each numeric z in n bins,

@@ -202,3 +202,12 @@ def test_uniform_candidates_apply_from_uniform_min_running_trials():
     default, without = asks(uniform_min_running=4), asks(uniform_weight=0.0)
     assert default[:3] == without[:3]
     assert default[3:] != without[3:]
+
+
+def test_the_attributes_0_2_made_public_say_where_their_content_went():
+    opt = PGOptimizer(SPACE, seed=0)
+    with pytest.raises(AttributeError, match=r"PGOptimizer.policy is private since 0.3: read view\(\).numeric"):
+        opt.policy  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
+        opt.no_such_thing  # noqa: B018
+    assert not hasattr(opt, "window") and hasattr(opt, "view")
