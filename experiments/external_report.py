@@ -1,7 +1,8 @@
 """The external study's scores and report (`python -m experiments.external`): every cached run scored against
 random search, per suite half and per half of all suites (development and held-out side by side), ranks,
 problems won, differences paired by seed, and external.md / external_objectives.md / external.json /
-external.png."""
+external.png. Bayesmark's problems under the challenge's protocol are also scored as the challenge scored them
+(`stats.bayesmark_score`): per half after 32, 64 and 128 evaluations, per problem, and problems won."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from experiments.lab.protocol import DEV, HALVES, HELD_OUT, Setting, half_label
 from experiments.lab.suites import SUITES, expand, get_objective, half_of, suite_of
 
 WIDE_PENDING = 32  # settings with at least this many pending get the high-concurrency report
+BAYESMARK_POINTS = (32, 64, 128)  # evaluations at which a batched setting's bayesmark runs get Bayesmark's score
 PACKAGES = ["scikit-learn", "optuna", "hyperopt", "nevergrad", "hpbandster", "smac", "hebo", "ax-platform"]
 
 
@@ -78,6 +80,71 @@ def score_runs(
             summary = _summarize_point(s, point, names, groups, cells)
             summary["paired"] = [_paired(cells, groups, a, b, point) for a, b in pairs or []]
             out["settings"][f"{s}@{point}"] = summary
+        if setting.batched:
+            bayesmark = _bayesmark_scores(setting, names, groups, cells, samples, optimum)
+            if bayesmark:
+                out.setdefault("bayesmark", {})[s] = bayesmark
+    return out
+
+
+def _bayesmark_scores(
+    setting: Setting, names: list[str], groups: dict, cells: dict, samples: dict, optimum: dict
+) -> dict[str, dict]:
+    """Bayesmark's score (`stats.bayesmark_score`) of the bayesmark suite's halves under a batched setting,
+    after each of `BAYESMARK_POINTS` evaluations within its budget: per half, every searcher that ran all of
+    it (on the seeds it has on all of it) with its score ± standard error over seeds, the challenge's
+    leaderboard value, normalized mean per problem, the lab's score and rank on the same runs, and random
+    search's normalized means; and per pair of searchers the problems of the half where the first one's
+    normalized mean is lower (ties count half). Keyed by the number of evaluations, then by half."""
+    out: dict[str, dict] = {}
+    for point in (p for p in BAYESMARK_POINTS if p <= setting.budget):
+        halves = {}
+        for half in HALVES:
+            objectives = groups.get(f"bayesmark:{half}", [])
+            searchers = [n for n in names if objectives and _common_seeds(cells, n, objectives)]
+            if not searchers:
+                continue
+            lab = _group_stats(cells, objectives, searchers, point)
+            scored, random = {}, {}
+            for n in searchers:
+                rows = {o: cells[(n, o)].at(_common_seeds(cells, n, objectives)) for o in objectives}
+                best = {o: cells[(n, o)].best[rows[o], point - 1] for o in objectives}
+                found = stats.bayesmark_score(best, {o: samples[o] for o in objectives}, optimum, point)
+                random = found["random"]
+                runs = np.mean([found["runs"][o] for o in objectives], axis=0)  # each seed's mean over problems
+                per_seed = 1.0 - runs / np.mean(list(random.values()))
+                scored[n] = {
+                    "score": found["score"],
+                    "stderr": 100.0 * stats.mean_se(per_seed)[1],
+                    "leaderboard": found["leaderboard"],
+                    "mean": found["mean"],
+                    "normed_mean": found["normed_mean"],
+                    "seeds": len(best[objectives[0]]),
+                    "problems": found["problems"],
+                    "lab_problems": {o: float(cells[(n, o)].scores[rows[o], point - 1].mean()) for o in objectives},
+                    "lab": {k: lab[n][k] for k in ("mean", "stderr", "rank", "won")},
+                }
+            won = {
+                a: {
+                    b: sum(
+                        float(scored[a]["problems"][o] < scored[b]["problems"][o])
+                        + 0.5 * (scored[a]["problems"][o] == scored[b]["problems"][o])
+                        for o in objectives
+                    )
+                    for b in searchers
+                    if b != a
+                }
+                for a in searchers
+            }
+            halves[half] = {
+                "objectives": objectives,
+                "random": random,
+                "random_leaderboard": 100.0 * (1.0 - float(np.mean(list(random.values())))),
+                "searchers": scored,
+                "won": won,
+            }
+        if halves:
+            out[str(point)] = halves
     return out
 
 
@@ -259,6 +326,100 @@ WIDE_INTRO = (
 )
 
 
+BAYESMARK_INTRO = (
+    "Bayesmark's problems under the challenge's protocol, scored as bayesmark 0.0.8 scores them "
+    "(`experiments.lab.stats.bayesmark_score`: `experiment_baseline.compute_baseline` and "
+    "`experiment_analysis.compute_aggregates`). Per problem, each run's best loss after n evaluations is "
+    "normalized linearly, 0 at the best loss any run or the random sample found (`PERF_BEST`, less a tiny "
+    "pad) and 1 at the median of random search's evaluations (`PERF_CLIP`, the random sample's median), and "
+    "clipped to [-1, 1]; the problem's **normalized mean** is the mean over runs (lower is better). Random "
+    "search's normalized mean is the same normalization of its unbiased expected best of n draws from the "
+    "random sample clipped at the median (`expected_max.expected_min`). **leaderboard** = 100 × (1 − the mean "
+    "over the half's problems of the normalized means), what `experiment_analysis.main` prints as the "
+    "leaderboard's score (random search's own value in the random search row); **Bayesmark score** = "
+    "100 × (1 − that mean / random search's mean of normalized means, `summary[NORMED_MEAN]`): 0 is random "
+    "search at the same number of evaluations, 100 the best loss in every run. The two order searchers "
+    "alike. ± standard error over seeds (the score of each seed's runs). Next to them the lab's score and "
+    "rank on the same runs (measured against random search's expected best, so a problem where that is "
+    "already near the best loss can weigh far more than the others in a half's mean). Problems won: on how "
+    "many of the half's problems the row's searcher has a lower normalized mean than the column's (ties "
+    "count half)."
+)
+
+
+def _bayesmark_markdown(bayesmark: dict) -> list[str]:
+    """The section of Bayesmark's own score (`_bayesmark_scores`): per setting and number of evaluations, the
+    halves side by side with the lab's score and rank, problems won, and the normalized mean per problem."""
+    if not bayesmark:
+        return []
+    lines = ["## Bayesmark's own score", "", BAYESMARK_INTRO, ""]
+    for setting, points in bayesmark.items():
+        for point, halves in points.items():
+            names = list(dict.fromkeys(n for h in halves.values() for n in h["searchers"]))
+            lines += [f"### {setting}: Bayesmark's score after {point} evaluations", ""]
+            head = ["searcher", "seeds"] + [
+                f"{h} {what}" for what in ("score", "leaderboard", "lab score", "lab rank") for h in ("dev", "held-out")
+            ]
+            rows = []
+            for n in names:
+                found = [halves.get(h, {}).get("searchers", {}).get(n) for h in HALVES]
+                seeds = "/".join(str(f["seeds"]) if f else "—" for f in found)
+                row = [n, seeds] + ["—" if f is None else render.pm(f["score"], f["stderr"]) for f in found]
+                row += ["—" if f is None else f"{f['leaderboard']:.1f}" for f in found]
+                row += ["—" if f is None else render.pm(f["lab"]["mean"], f["lab"]["stderr"]) for f in found]
+                row += ["—" if f is None else f"{f['lab']['rank']:.2f}" for f in found]
+                rows.append(row)
+            random = [halves.get(h) for h in HALVES]
+            rows.append(
+                ["random search (expected)", "—", "0.0", "0.0"]
+                + ["—" if r is None else f"{r['random_leaderboard']:.1f}" for r in random]
+                + ["0.0", "0.0", "—", "—"]
+            )
+            lines += render.table(head, rows)
+            if len(names) > 1:
+                lines += [
+                    f"Problems won ({setting}, {point} evaluations): of the dev / held-out problems, on how many "
+                    "the row's normalized mean is lower than the column's.",
+                    "",
+                ]
+                won = [
+                    [a]
+                    + [
+                        "—"
+                        if a == b
+                        else " / ".join(
+                            f"{halves[h]['won'][a][b]:g} of {len(halves[h]['objectives'])}"
+                            if h in halves and b in halves[h]["won"].get(a, {})
+                            else "—"
+                            for h in HALVES
+                        )
+                        for b in names
+                    ]
+                    for a in names
+                ]
+                lines += render.table(["row vs column"] + names, won)
+            lines += [
+                f"Normalized mean per problem ({setting}, {point} evaluations; lower is better, 0 the best loss, "
+                "1 random search's median evaluation; 3 significant digits); the lab's score of the same runs in "
+                "brackets.",
+                "",
+            ]
+            per_problem = []
+            for h in HALVES:
+                if h not in halves:
+                    continue
+                for o in halves[h]["objectives"]:
+                    found = halves[h]["searchers"]
+                    row = [o, half_label(h), f"{halves[h]['random'][o]:.3g}"]
+                    row += [
+                        f"{found[n]['problems'][o]:.3g} ({found[n]['lab_problems'][o]:.0f})" if n in found else "—"
+                        for n in names
+                    ]
+                    per_problem.append(row)
+            lines += render.table(["problem", "half", "random search"] + names, per_problem)
+    return lines
+
+
 def markdown(summary: dict, argv: list[str] | None, wall: float | None) -> tuple[str, str]:
     """external.md (per setting: halves side by side, per suite, cost) and external_objectives.md."""
     names = summary["searchers"]
@@ -340,6 +501,7 @@ def markdown(summary: dict, argv: list[str] | None, wall: float | None) -> tuple
                 for o, v in per_objective.items()
             ],
         )
+    lines += _bayesmark_markdown(summary.get("bayesmark", {}))
     return "\n".join(lines), "\n".join(objectives_md)
 
 

@@ -5,6 +5,9 @@ on one problem scored at every evaluation.
 Score at n evaluations = 100 x (1 - (best - optimum) / (random - optimum)): 100 is the optimum, 0 the exact
 expected best of n uniform random draws (from a dense random sample of the problem), negative is worse than
 random search. The optimum is the known one, or the best value any run or the sample found.
+
+`bayesmark_score` is Bayesmark's own score (the NeurIPS 2020 black-box optimization challenge's), which
+clips each run at random search's median instead of measuring it against random search's expected best.
 """
 
 from __future__ import annotations
@@ -97,6 +100,73 @@ def problems_won(scores: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
         for n in winners:
             won[n] += 1.0 / len(winners)
     return won
+
+
+def bayesmark_score(
+    best: Mapping[str, np.ndarray],
+    random_values: Mapping[str, np.ndarray],
+    best_seen: Mapping[str, float],
+    evaluations: int,
+) -> dict:
+    """Bayesmark's score of one searcher on some problems after `evaluations` evaluations, as bayesmark 0.0.8
+    computes it (`experiment_baseline.compute_baseline`, `experiment_analysis.compute_aggregates` and
+    `main`, with `quantiles.quantile` and `expected_max.expected_min`).
+
+    `best[p]`: each run's (seed's) best loss on problem p after `evaluations` evaluations; `random_values[p]`:
+    random search's evaluations of p (iid uniform draws, e.g. the lab's dense random sample); `best_seen[p]`:
+    the best loss any run of any searcher found on p. All finite (bayesmark asserts it). Per problem p:
+
+    - opt_p (`PERF_BEST`) = min(best_seen[p], min of random_values[p]) + 10000 * spacing(-max(tiny, |min|)),
+      a pad a little below the best loss; clip_p (`PERF_CLIP`) = the median of random_values[p], the
+      ceil(n / 2)-th smallest of n (`quantiles.quantile` at 0.5).
+    - A run's normalized value = (best - opt_p) / (clip_p - opt_p) clipped to [-1, 1], so 0 is the best loss
+      and 1 random search's median single evaluation or worse; the problem's normalized mean (`NORMED_MEAN`
+      of `agg_result`) is the mean over runs.
+    - Random search's normalized mean (`baseline_mean_da`): the same normalization of the unbiased expected
+      minimum of `evaluations` draws without replacement from random_values[p] clipped at clip_p
+      (`expected_min`: the i-th smallest of n weighs C(n - i, evaluations - 1) / C(n, evaluations)).
+
+    Over problems: mean = the mean of the normalized means (`summary[PERF_MEAN]`); normed_mean = mean / the
+    mean of random search's normalized means (`summary[NORMED_MEAN]`, 1 for random search at any budget).
+    Returns {"problems": {p: normalized mean}, "random": {p: random search's normalized mean}, "runs": {p:
+    each run's normalized value}, "mean", "normed_mean", "leaderboard": 100 * (1 - mean) (what
+    `experiment_analysis.main` prints as the leaderboard's score), "score": 100 * (1 - normed_mean) (0 is
+    random search, 100 the best loss on every problem in every run)}.
+    """
+    problems, random, runs = {}, {}, {}
+    for p, runs_best in best.items():
+        values = np.sort(np.asarray(random_values[p], dtype=float))
+        runs_best = np.asarray(runs_best, dtype=float)
+        if not (np.all(np.isfinite(values)) and np.all(np.isfinite(runs_best)) and np.isfinite(best_seen[p])):
+            raise ValueError(f"{p}: bayesmark's score needs finite losses")
+        n = values.size
+        if not 1 <= evaluations <= n:
+            raise ValueError(f"{p}: {n} random evaluations cannot give the expected best of {evaluations}")
+        opt = min(float(best_seen[p]), float(values[0]))
+        opt += 10000 * np.spacing(-max(np.nextafter(0.0, 1.0), abs(opt)))
+        clip = values[int(np.ceil(n * 0.5)) - 1]
+        log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1.0, n + 1)))])
+        above = n - 1 - np.arange(n)  # draws larger than the i-th smallest (ties broken by position)
+        log_weight = np.full(n, -np.inf)
+        can = above >= evaluations - 1  # the i-th smallest is the minimum of some `evaluations` draws
+        k = evaluations - 1
+        log_weight[can] = log_factorial[above[can]] - log_factorial[k] - log_factorial[above[can] - k]
+        weight = np.exp(log_weight - log_weight.max())
+        random_best = float(np.sum(np.minimum(values, clip) * weight) / np.sum(weight))
+        runs[p] = np.clip((runs_best - opt) / (clip - opt), -1.0, 1.0)
+        problems[p] = float(runs[p].mean())
+        random[p] = float((min(random_best, clip) - opt) / (clip - opt))
+    mean = float(np.mean(list(problems.values())))
+    normed_mean = mean / float(np.mean(list(random.values())))
+    return {
+        "problems": problems,
+        "random": random,
+        "runs": runs,
+        "mean": mean,
+        "normed_mean": normed_mean,
+        "leaderboard": 100.0 * (1.0 - mean),
+        "score": 100.0 * (1.0 - normed_mean),
+    }
 
 
 @dataclass

@@ -6,8 +6,14 @@ numpy 2 / scikit-learn 1.9 with these shims:
 
 - `np.float_` / `np.unicode_` are aliased to `np.float64` / `np.str_` before bayesmark is imported, and
   `sklearn.datasets.load_boston` (removed) is stubbed; the boston problems are not used.
-- The `lasso` / `linear` classifiers' `multi_class="ovr"` with liblinear is gone: the logistic regression
-  is wrapped in `OneVsRestClassifier` (the same one-vs-rest fit; for binary data a plain fit).
+- The `lasso` / `linear` classifiers' `LogisticRegression(solver="liblinear", multi_class="ovr")` is gone:
+  `LiblinearLogisticRegression` makes the same single liblinear fit (liblinear's own one-vs-rest on more than
+  two classes) and the same probabilities (`OneVsRestClassifier` would fit each class apart, with the solver
+  restarted per class, and end on other coefficients within the solver's tolerance).
+- The `nll` metric is scikit-learn 0.20-1.1's `neg_log_loss` (bayesmark pins scikit-learn 0.20.2):
+  probabilities clipped to [1e-15, 1 - 1e-15] and rows renormalized (`neg_log_loss_before_1_2`); today's
+  clips at machine epsilon, which adds log(1e-15 / 2.2e-16) to each sample predicted with probability 0
+  (kNN, trees).
 - The regressors' `normalize` flag (removed in scikit-learn 1.2) is reproduced: with an intercept, each
   column is centred and divided by its l2 norm on the training fold before the fit (`L2Normalizer`);
   without an intercept the flag is ignored, as scikit-learn did.
@@ -16,6 +22,10 @@ numpy 2 / scikit-learn 1.9 with these shims:
   unseeded, i.e. noisy).
 - Only the cross-validated loss is computed (bayesmark also refits on the whole training split to report a
   generalization loss nobody optimizes: half the cost).
+
+`experiments/bayesmark_losses.py` compares these losses with bayesmark 0.0.8 running unmodified on
+scikit-learn 1.1 (where `normalize`, liblinear's one-vs-rest and the old log loss still exist), and
+`tests/experiments/test_bayesmark_score.py` with the package's `SklearnModel.evaluate` here.
 
 Search spaces become Tune domains: real `linear` -> `uniform`, real `log` -> `loguniform`, int `linear`
 -> `randint` and int `log` -> `lograndint` (bayesmark's int ranges include the upper end), bool and cat ->
@@ -35,7 +45,10 @@ import numpy as np
 from ray import tune
 from scipy.special import expit, logit
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.multiclass import type_of_target
 
 from experiments.lab.objectives import Objective
 from experiments.lab.spaces import Categorical, Integer, snap_int
@@ -97,18 +110,78 @@ class L2Normalizer(TransformerMixin, BaseEstimator):
         return (x - self.mean_) / self.scale_
 
 
+class LiblinearLogisticRegression(LinearClassifierMixin, BaseEstimator):
+    """scikit-learn < 1.5's `LogisticRegression(solver="liblinear", multi_class="ovr")`: one liblinear fit (on
+    more than two classes liblinear's own one-vs-rest, the classes solved in turn by one seeded solver) and
+    probabilities as its `_predict_proba_lr` gave them (the logistic function of each class's decision value,
+    rows normalized to sum to 1)."""
+
+    def __init__(
+        self,
+        penalty: str = "l2",
+        C: float = 1.0,  # noqa: N803 (scikit-learn's name)
+        fit_intercept: bool = True,
+        intercept_scaling: float = 1.0,
+        solver: str = "liblinear",
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        random_state: int | None = None,
+    ) -> None:
+        self.penalty, self.C, self.fit_intercept, self.intercept_scaling = penalty, C, fit_intercept, intercept_scaling
+        self.solver, self.tol, self.max_iter, self.random_state = solver, tol, max_iter, random_state
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> LiblinearLogisticRegression:
+        """Fit with liblinear as `LogisticRegression.fit` did (no class weights, primal problem)."""
+        from sklearn.svm._base import _fit_liblinear
+
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        self.classes_ = np.unique(y)
+        self.coef_, self.intercept_, n_iter = _fit_liblinear(
+            x, y, self.C, self.fit_intercept, self.intercept_scaling, None, self.penalty, False, 0, self.max_iter,
+            self.tol, self.random_state,
+        )  # fmt: skip
+        self.n_iter_ = np.array([n_iter])
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """The logistic function of the decision values, normalized per row (two columns for two classes)."""
+        return self._predict_proba_lr(x)
+
+
+def log_loss_before_1_2(y: np.ndarray, proba: np.ndarray, eps: float = 1e-15) -> float:
+    """scikit-learn 0.20-1.1's `log_loss`: the labels are those of `y`, probabilities (one column: the
+    positive class's) are clipped to [eps, 1 - eps] and each row renormalized to sum to 1."""
+    labels = LabelBinarizer().fit(y)
+    truth = labels.transform(y)
+    if truth.shape[1] == 1:
+        truth = np.append(1 - truth, truth, axis=1)
+    proba = np.clip(np.asarray(proba, dtype=float), eps, 1 - eps)
+    if proba.ndim == 1:
+        proba = proba[:, np.newaxis]
+    if proba.shape[1] == 1:
+        proba = np.append(1 - proba, proba, axis=1)
+    if len(labels.classes_) != proba.shape[1]:
+        raise ValueError(f"{len(labels.classes_)} classes in y, {proba.shape[1]} columns of probabilities")
+    proba /= proba.sum(axis=1)[:, np.newaxis]
+    return float(np.average(-(truth * np.log(proba)).sum(axis=1)))
+
+
+def neg_log_loss_before_1_2(estimator: Any, x: np.ndarray, y: np.ndarray) -> float:
+    """scikit-learn 0.20-1.1's `neg_log_loss` scorer: minus `log_loss_before_1_2` of `predict_proba` (only the
+    positive class's column on binary targets, as its `_ProbaScorer` passed it)."""
+    proba = estimator.predict_proba(x)
+    if type_of_target(y) == "binary" and proba.shape[1] <= 2:
+        proba = proba[:, 1]
+    return -log_loss_before_1_2(y, proba)
+
+
 def _model_factory(base: type, fixed: dict, api_config: dict) -> tuple[Callable[..., Any], dict]:
     """The (factory, fixed parameters) that reproduce bayesmark's model on scikit-learn 1.9, seeded."""
     fixed = dict(fixed)
     if "random_state" in base().get_params():
         fixed["random_state"] = 0
     if fixed.pop("multi_class", None) == "ovr":  # liblinear's one-vs-rest logistic regression
-        from sklearn.multiclass import OneVsRestClassifier
-
-        def ovr(**params: Any) -> Any:
-            return OneVsRestClassifier(base(**params))
-
-        return ovr, fixed
+        return LiblinearLogisticRegression, fixed
     if "normalize" in api_config:
 
         def normalized(normalize: bool, **params: Any) -> Any:
@@ -172,6 +245,8 @@ class BayesmarkProblem:
         problem.base_model, problem.fixed_params = _model_factory(
             problem.base_model, problem.fixed_params, problem.api_config
         )
+        if self.metric == "nll":
+            problem.scorer = neg_log_loss_before_1_2
         return problem
 
     @functools.cached_property
