@@ -61,6 +61,14 @@ ARMS: dict[str, Arm] = {
             "measured against the search without prior candidates",
             extensions=lambda: [Restarts(128)],
         ),
+        *(
+            Arm(
+                f"pgsearcher_fail{strength:g}",
+                {"failures": {"strength": float(strength)}},
+                f"the failure model's strength {strength:g} (failures.strength; 0: off) instead of the default",
+            )
+            for strength in (0, 3, 30)
+        ),
     )
 }
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.lab.objectives import Objective
+from experiments.lab.objectives import Objective, TrialCrash
 from experiments.lab.spaces import sample_config
 
 SAMPLES = "samples"
@@ -121,13 +121,24 @@ class RunCache:
     def sample(self, objective: Objective, size: int, seed: int = 0) -> np.ndarray:
         """The values of `size` seeded uniform random configs of `objective`, computed once and cached.
 
-        The cache is keyed by name, size and seed only: delete the file when an objective changes."""
+        The cache is keyed by name, size and seed only: delete the file when an objective changes. A crash
+        (`sampled_value`) is stored as null and returned as NaN."""
         path = self.root / SAMPLES / f"{slug(objective.name)}.jsonl.gz"
         if path.exists():
             row = next(read_lines(path))
             if (row["size"], row["seed"]) == (size, seed):
                 return np.asarray(row["values"], dtype=float)
         rng = np.random.default_rng(seed)
-        values = [float(objective.fn(sample_config(objective.space, rng))) for _ in range(size)]
+        values = [sampled_value(objective, sample_config(objective.space, rng)) for _ in range(size)]
         write_lines(path, [{"objective": objective.name, "size": size, "seed": seed, "values": values}])
-        return np.asarray(values)
+        return np.asarray(values, dtype=float)
+
+
+def sampled_value(objective: Objective, config: dict) -> float | None:
+    """A config's value for a random sample: None where the trial crashes (it raises `TrialCrash`, or its
+    value is NaN), which the sample's array holds as NaN."""
+    try:
+        value = float(objective.fn(config))
+    except TrialCrash:
+        return None
+    return None if value != value else value

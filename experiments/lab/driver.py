@@ -20,7 +20,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from experiments.lab.arms import make_searcher
-from experiments.lab.objectives import Objective
+from experiments.lab.objectives import Objective, TrialCrash
 from experiments.lab.protocol import Setting
 from experiments.lab.spaces import (
     Categorical,
@@ -58,6 +58,8 @@ class RunRecord:
     diversity: list[float] = field(default_factory=list)  # `pending_diversity` of each full pending set
     off_domain: int = 0  # values outside their domain (off-grid integers, out of bounds...)
     notes: list[str] = field(default_factory=list)
+    # trials that crashed: (completion index, ask index, kind: a `TrialCrash`'s kind or "nan"); their values are NaN
+    crashes: list[tuple[int, int, str]] = field(default_factory=list)
 
     @property
     def best(self) -> float:
@@ -110,6 +112,14 @@ def pending_diversity(space: SearchSpace, configs: list[dict]) -> float:
     return float(np.mean(np.sqrt(np.clip(d2[upper], 0.0, None))) / np.sqrt(space.dim))
 
 
+def evaluate(objective: Objective, config: dict) -> float | TrialCrash:
+    """The objective's value of a config, or the `TrialCrash` it raised (a trainable that crashed)."""
+    try:
+        return objective.fn(config)
+    except TrialCrash as crash:
+        return crash
+
+
 def config_key(space: dict, config: dict) -> tuple:
     """A hashable key of a config's domain values."""
     return tuple(repr(get_path(config, path)) for path, _ in domain_items(space))
@@ -133,6 +143,7 @@ class Driver:
         except ValueError:
             self.space = None
         self.attempts = 0
+        self.asked: dict[str, int] = {}  # trial id -> how many configs were asked before it
         self.charged = 0.0  # searcher seconds attributed to completions so far
         self.best = np.inf
 
@@ -148,14 +159,24 @@ class Driver:
             self.record.duplicates += key in self.seen
             self.record.in_flight_duplicates += self.in_flight[key] > 0
             self.seen.add(key)
+            self.asked[trial_id] = len(self.asked)
             self.in_flight[key] += 1
             self.since_measured += 1
             self.record.off_domain += off_domain_count(self.objective.space, config) > 0
         return trial_id, config
 
-    def complete(self, trial_id: str, config: dict, value: float) -> None:
-        """Tell the searcher a result and record it."""
-        self.searcher.on_trial_complete(trial_id, result={METRIC: value, "training_iteration": 1, "config": config})
+    def complete(self, trial_id: str, config: dict, value: float | TrialCrash) -> None:
+        """Tell the searcher a result and record it. As Tune does: a trial that raised (`TrialCrash`)
+        completes with ``error=True`` and no result; a diverged one (NaN) with its NaN metric. A crash is
+        recorded as a NaN value, with its completion index, ask index and kind in `RunRecord.crashes`."""
+        if isinstance(value, TrialCrash):
+            self.searcher.on_trial_complete(trial_id, result=None, error=True)
+            kind, value = value.kind, float("nan")
+        else:
+            self.searcher.on_trial_complete(trial_id, result={METRIC: value, "training_iteration": 1, "config": config})
+            kind = "nan" if value != value else ""
+        if kind:
+            self.record.crashes.append((len(self.record.values), self.asked.get(trial_id, -1), kind))
         self.in_flight[config_key(self.objective.space, config)] -= 1
         self.best = min(self.best, value)
         self.record.values.append(value)
@@ -213,7 +234,7 @@ def run_search(
                 if finished:
                     run.record.notes.append(f"stopped suggesting after {started} trials")
                 break
-            pending[trial_id] = (config, objective.fn(config))
+            pending[trial_id] = (config, evaluate(objective, config))
             started += 1
         run.measure([config for config, _ in pending.values()])
         if not pending:
@@ -248,7 +269,7 @@ def run_batches(
         if len(asked) < batch:
             run.record.notes.append(f"round of {len(asked)} after {len(run.record.values)} trials")
         run.measure([config for _, config in asked])
-        results = [(trial_id, config, objective.fn(config)) for trial_id, config in asked]
+        results = [(trial_id, config, evaluate(objective, config)) for trial_id, config in asked]
         for result in results:
             run.complete(*result)
         run.charge(len(asked))
@@ -277,11 +298,11 @@ def execute(searcher: str, objective: str, setting: str, seed: int) -> dict[str,
         seed,
         searcher,
     )
-    return {
+    run = {
         "searcher": searcher,
         "objective": objective,
         "seed": seed,
-        "values": record.values,
+        "values": [None if v != v else v for v in record.values] if record.crashes else record.values,
         "seconds": float(f"{sum(record.step_seconds):.4g}"),
         "duplicates": record.duplicates,
         "in_flight_duplicates": record.in_flight_duplicates,
@@ -291,6 +312,9 @@ def execute(searcher: str, objective: str, setting: str, seed: int) -> dict[str,
         "wall_seconds": round(time.perf_counter() - start, 2),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
     }
+    if record.crashes:  # crashed values are null, and each crash is [completion index, ask index, kind]
+        run["crashes"] = [list(crash) for crash in record.crashes]
+    return run
 
 
 def one_thread() -> None:

@@ -16,9 +16,25 @@ from ray import tune
 from experiments.lab.spaces import domain_items, fill, get_path, snap_int
 
 
+class TrialCrash(Exception):
+    """Raised by an objective for a trial that crashed (the trainable raised): a failure, not a loss.
+
+    An objective signals a diverged run by returning NaN instead. The driver tells a searcher either as
+    Tune would (`experiments.lab.driver.Driver.complete`)."""
+
+    kind = "error"
+
+
+class OutOfMemory(TrialCrash):
+    """The trial's batch did not fit in the device's memory."""
+
+    kind = "oom"
+
+
 @dataclass(frozen=True)
 class Objective:
-    """A named search space, a deterministic loss `fn(config)` and its optimum if known."""
+    """A named search space, a deterministic loss `fn(config)` and its optimum if known; `fn` may raise
+    `TrialCrash` or return NaN where a trial crashes (the crash suite, `experiments.lab.suites.crash`)."""
 
     name: str
     kind: str  # "synthetic", "mixed" or "model"

@@ -5,14 +5,16 @@
   (`experiments.lab.suites.bayesmark`).
 - `bbob`: COCO's continuous functions in 2, 5 and 10 dimensions (`experiments.lab.suites.coco`).
 - `bbob_mixint`: COCO's mixed-integer functions in 5 and 10 dimensions.
+- `crash`: deep-learning-like objectives with regions where trials crash (out of memory, divergence, the
+  optimum at a failure boundary, lost nodes) (`experiments.lab.suites.crash`).
 
 The split is by problem, so the held-out half asks for generalization to functions, models and data
 sets not seen while developing: in COCO each half takes one function of a pair of the same BBOB group
 (dev | held out: separable Rastrigin | Bueche-Rastrigin, Rosenbrock | rotated Rosenbrock, ellipsoid |
 discus, Rastrigin | Schaffer F7, Gallagher 101 | Gallagher 21 peaks) in every dimension; in bayesmark each
 half has one problem per model (see `bayesmark.PROBLEMS`); in `ours` each half has synthetic, mixed and
-model objectives. Develop and tune on the development half only; look at the held-out half to check,
-never to tune (`experiments.lab.protocol`).
+model objectives; in `crash` each half has one objective per kind of crash region. Develop and tune on the
+development half only; look at the held-out half to check, never to tune (`experiments.lab.protocol`).
 """
 
 from __future__ import annotations
@@ -78,6 +80,13 @@ def _bayesmark_suite() -> Suite:
     return Suite("bayesmark", tuple(names[:half]), tuple(names[half:]), bayesmark.objectives)
 
 
+def _crash_suite() -> Suite:
+    """The crash suite, split by kind of crash region (`crash.DEV`, `crash.HELD_OUT`)."""
+    from experiments.lab.suites import crash
+
+    return Suite("crash", crash.DEV, crash.HELD_OUT, crash.objectives)
+
+
 OURS_DEV = ("branin", "rosenbrock4", "ackley5", "mixed_bowls", "digits_sgd", "diabetes_tree")
 OURS_HELD_OUT = ("hartmann6", "styblinski_tang5", "levy4", "mixed_categorical", "cancer_svc")
 
@@ -88,6 +97,7 @@ SUITES: dict[str, Suite] = {
         _bayesmark_suite(),
         _coco_suite("bbob", "bbob", BBOB_PAIRS, BBOB_DIMENSIONS),
         _coco_suite("bbob_mixint", "bbob-mixint", MIXINT_PAIRS, MIXINT_DIMENSIONS),
+        _crash_suite(),
     )
 }
 
