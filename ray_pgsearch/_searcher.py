@@ -285,28 +285,30 @@ class PGSearcher(Searcher):
         if final is not None:  # the stopping result of a scheduler skips on_trial_result
             value, iteration = final, (result or {}).get("training_iteration")
         if error or value is None:
-            if error or diverged(result or {}, self._metric):  # an exception, or NaN / inf: evidence of a failure
+            failed = error or diverged(result or {}, self._metric)
+            if failed:  # an exception, or NaN / inf: evidence of a failure
                 self.optimizer.fail(trial_id)
             else:  # stopped before it reported, or never reported the metric: no evidence
                 self.optimizer.forget(trial_id)
             if not error:
-                self._note_nonfinite(result)
+                self._note_nonfinite(result, failed)
             return
         self._nonfinite_streak = 0
         level = iteration if isinstance(self._metric, str) else None
         self.optimizer.tell(live.config, value, trial_id, level=level)
 
-    def _note_nonfinite(self, result: Mapping[str, Any] | None) -> None:
-        """One warning when trials keep finishing without a finite metric value: such a search
-        never learns."""
-        self._nonfinite_streak += 1
-        if self._nonfinite_streak >= _NONFINITE_STREAK_WARNING and not self._warned_nonfinite:
+    def _note_nonfinite(self, result: Mapping[str, Any] | None, failed: bool) -> None:
+        """One warning when trials keep finishing without a finite value of the metric and the search
+        learns nothing: three in a row that never reported it, or nothing but NaN or inf so far."""
+        self._nonfinite_streak += 0 if failed else 1
+        stuck = self._nonfinite_streak >= _NONFINITE_STREAK_WARNING
+        stuck |= self.optimizer.n_told == 0 and self.optimizer.n_crashed >= _NONFINITE_STREAK_WARNING
+        if stuck and not self._warned_nonfinite:
             self._warned_nonfinite = True
             seen = sorted(k for k in (result or {}) if not k.startswith("config/"))[:12]
             logger.warning(
-                "PGSearcher: the last %d trials finished without a finite value of %r (NaN, inf, None or "
-                "missing), so the search learns nothing from them. Keys of the last result: %s",
-                self._nonfinite_streak,
+                "PGSearcher: trials keep finishing without a finite value of %r (NaN, inf, None or missing), "
+                "so the search learns nothing from them. Keys of the last result: %s",
                 self._metric,
                 seen,
             )
