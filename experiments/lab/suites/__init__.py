@@ -127,14 +127,18 @@ def get_objective(name: str) -> Objective:
     return suite_objectives(suite_of(name))[name]
 
 
+# Suites a selection of "all" leaves out: the crash suite has its own study and score (experiments.crash).
+APART = ("crash",)
+
+
 def expand(selection: str) -> list[str]:
-    """Objective names for a comma-separated selection of suites ("all" for every one), halves
-    (`bbob:dev`, `ours:held_out`) and objective names."""
+    """Objective names for a comma-separated selection of suites ("all" for every one but those
+    `APART`), halves (`bbob:dev`, `ours:held_out`) and objective names."""
     names: list[str] = []
     for item in selection.split(","):
         suite, _, half = item.partition(":")
         if item == "all":
-            names += [n for s in SUITES.values() for n in s.names]
+            names += [n for name, s in SUITES.items() if name not in APART for n in s.names]
         elif suite in SUITES:
             s = SUITES[suite]
             names += list({"": s.names, DEV: s.dev, HELD_OUT: s.held_out}[half])
