@@ -19,9 +19,9 @@ for round in 1 2; do
   (cd "$tree" && PYTHONPATH="$tree" python -m experiments.benchmark "${flags[@]}" --out "$out/before$round") >/dev/null
   (cd "$here" && PYTHONPATH="$here" python -m experiments.benchmark "${flags[@]}" --out "$out/after$round") >/dev/null
 done
-python - "$out" "$base" "$(git -C "$here" rev-parse --short HEAD)" <<'PY'
+python - "$out" "$base" "$(git -C "$here" rev-parse --short HEAD)" "$2" <<'PY'
 import re, sys
-out, base, head = sys.argv[1:]
+out, base, head, given = sys.argv[1:]
 def rows(path):
     found = {}
     for line in open(path):
@@ -34,7 +34,7 @@ after = [rows(f"{out}/after{r}/overhead.md") for r in (1, 2)]
 lines = [
     f"# PGSearcher's milliseconds per trial before ({base}) and after ({head})",
     "",
-    f"Command: `bash experiments/compare_overhead.sh {base} {out}`. Each cell: the smaller of two rounds"
+    f"Command: `bash experiments/compare_overhead.sh {base} {given}`. Each cell: the smaller of two rounds"
     " (the runs alternate before / after on the same machine); 100, 1,000 and 3,000 finished trials.",
     "",
     "| objective | pending | before 100 / 1,000 / 3,000 | after 100 / 1,000 / 3,000 |",
