@@ -293,3 +293,23 @@ def test_the_liblinear_logistic_regression_is_the_old_one_vs_rest() -> None:
     proba = three.predict_proba(x)
     assert three.coef_.shape == (3, 4) and np.allclose(proba.sum(axis=1), 1.0)
     assert np.array_equal(three.predict(x), three.classes_[np.argmax(proba, axis=1)])
+
+
+@pytest.mark.slow
+def test_the_committed_bayesmark_score_is_scored_again_from_the_committed_cache(tmp_path) -> None:
+    """A clone re-scores experiments/results/bayesmark_score/external.md (its Bayesmark section: every table)
+    from experiments/results/runs/bayesmark_score without running a search."""
+    pytest.importorskip("bayesmark")
+    from pathlib import Path
+
+    from experiments import external
+
+    committed = Path("experiments/results/bayesmark_score/external.md")
+    if not committed.exists():
+        pytest.skip("no committed Bayesmark score")
+    external.main(["--report-only", "--cache", "experiments/results/runs/bayesmark_score", "--out", str(tmp_path)])
+
+    def section(text: str) -> list[str]:
+        return [line for line in text.split("## Bayesmark's own score")[1].splitlines() if line.startswith("| ")]
+
+    assert section((tmp_path / "external.md").read_text()) == section(committed.read_text())
