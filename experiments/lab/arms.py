@@ -69,6 +69,11 @@ ARMS: dict[str, Arm] = {
             )
             for strength in (0, 3, 30)
         ),
+        Arm(
+            "pgsearcher_noise1",
+            {"rerank": {"noises": (1e-3, 1e-1, 1.0)}},
+            "the Gaussian process may also pick a noise variance of 1 (as large as the normal scores' variance)",
+        ),
     )
 }
 

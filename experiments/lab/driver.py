@@ -10,6 +10,7 @@ import multiprocessing
 import sys
 import time
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -60,6 +61,8 @@ class RunRecord:
     notes: list[str] = field(default_factory=list)
     # trials that crashed: (completion index, ask index, kind: a `TrialCrash`'s kind or "nan"); their values are NaN
     crashes: list[tuple[int, int, str]] = field(default_factory=list)
+    # a noisy objective's true values in completion order (`values` holds what the searcher saw)
+    truths: list[float] = field(default_factory=list)
 
     @property
     def best(self) -> float:
@@ -146,6 +149,18 @@ class Driver:
         self.asked: dict[str, int] = {}  # trial id -> how many configs were asked before it
         self.charged = 0.0  # searcher seconds attributed to completions so far
         self.best = np.inf
+        self.noise = np.random.default_rng([seed, zlib.crc32(objective.name.encode())])
+        self.truth: dict[str, float] = {}  # pending trial id -> a noisy objective's true value
+
+    def evaluate(self, trial_id: str, config: dict) -> float | TrialCrash:
+        """`evaluate` of the objective, plus observation noise where it has some (drawn in ask order from the
+        run's own generator, so a run is reproducible); the true value waits for the trial's completion."""
+        value = evaluate(self.objective, config)
+        if self.objective.noise > 0.0:
+            crashed = isinstance(value, TrialCrash)
+            self.truth[trial_id] = float("nan") if crashed else value
+            return value if crashed else value + self.objective.noise * float(self.noise.standard_normal())
+        return value
 
     def suggest(self) -> tuple[str, dict | None | str]:
         """Ask for a config under a fresh trial id; count duplicates (overall and in flight) and off-domain
@@ -180,6 +195,8 @@ class Driver:
         self.in_flight[config_key(self.objective.space, config)] -= 1
         self.best = min(self.best, value)
         self.record.values.append(value)
+        if trial_id in self.truth:
+            self.record.truths.append(self.truth.pop(trial_id))
         self.record.curve.append(self.best)
 
     def measure(self, pending: list[dict]) -> None:
@@ -234,7 +251,7 @@ def run_search(
                 if finished:
                     run.record.notes.append(f"stopped suggesting after {started} trials")
                 break
-            pending[trial_id] = (config, evaluate(objective, config))
+            pending[trial_id] = (config, run.evaluate(trial_id, config))
             started += 1
         run.measure([config for config, _ in pending.values()])
         if not pending:
@@ -269,7 +286,7 @@ def run_batches(
         if len(asked) < batch:
             run.record.notes.append(f"round of {len(asked)} after {len(run.record.values)} trials")
         run.measure([config for _, config in asked])
-        results = [(trial_id, config, evaluate(objective, config)) for trial_id, config in asked]
+        results = [(trial_id, config, run.evaluate(trial_id, config)) for trial_id, config in asked]
         for result in results:
             run.complete(*result)
         run.charge(len(asked))
@@ -314,6 +331,8 @@ def execute(searcher: str, objective: str, setting: str, seed: int) -> dict[str,
     }
     if record.crashes:  # crashed values are null, and each crash is [completion index, ask index, kind]
         run["crashes"] = [list(crash) for crash in record.crashes]
+    if record.truths:  # a noisy objective's true values, in the order of `values` (what the searcher saw)
+        run["truths"] = record.truths
     return run
 
 

@@ -34,7 +34,10 @@ class OutOfMemory(TrialCrash):
 @dataclass(frozen=True)
 class Objective:
     """A named search space, a deterministic loss `fn(config)` and its optimum if known; `fn` may raise
-    `TrialCrash` or return NaN where a trial crashes (the crash suite, `experiments.lab.suites.crash`)."""
+    `TrialCrash` or return NaN where a trial crashes (the crash suite, `experiments.lab.suites.crash`).
+    With `noise` > 0 the searcher sees `fn(config)` plus Gaussian noise of that standard deviation, drawn
+    by the driver per evaluation (the noisy suite, `experiments.lab.suites.noisy`); `fn` stays the true
+    value that scores the run."""
 
     name: str
     kind: str  # "synthetic", "mixed" or "model"
@@ -42,6 +45,7 @@ class Objective:
     fn: Callable[[dict], float]
     optimum: float | None
     description: str
+    noise: float = 0.0
 
 
 # ---------------------------------------------------------------- synthetic continuous

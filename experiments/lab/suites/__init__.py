@@ -7,6 +7,8 @@
 - `bbob_mixint`: COCO's mixed-integer functions in 5 and 10 dimensions.
 - `crash`: deep-learning-like objectives with regions where trials crash (out of memory, divergence, the
   optimum at a failure boundary, lost nodes) (`experiments.lab.suites.crash`).
+- `noisy`: the synthetic and mixed objectives of `ours` with observation noise, and pure noise
+  (`experiments.lab.suites.noisy`).
 
 The split is by problem, so the held-out half asks for generalization to functions, models and data
 sets not seen while developing: in COCO each half takes one function of a pair of the same BBOB group
@@ -87,6 +89,13 @@ def _crash_suite() -> Suite:
     return Suite("crash", crash.DEV, crash.HELD_OUT, crash.objectives)
 
 
+def _noisy_suite() -> Suite:
+    """The noisy suite, split as `ours` is (`noisy.DEV`, `noisy.HELD_OUT`)."""
+    from experiments.lab.suites import noisy
+
+    return Suite("noisy", noisy.DEV, noisy.HELD_OUT, noisy.objectives)
+
+
 OURS_DEV = ("branin", "rosenbrock4", "ackley5", "mixed_bowls", "digits_sgd", "diabetes_tree")
 OURS_HELD_OUT = ("hartmann6", "styblinski_tang5", "levy4", "mixed_categorical", "cancer_svc")
 
@@ -98,6 +107,7 @@ SUITES: dict[str, Suite] = {
         _coco_suite("bbob", "bbob", BBOB_PAIRS, BBOB_DIMENSIONS),
         _coco_suite("bbob_mixint", "bbob-mixint", MIXINT_PAIRS, MIXINT_DIMENSIONS),
         _crash_suite(),
+        _noisy_suite(),
     )
 }
 
@@ -127,8 +137,8 @@ def get_objective(name: str) -> Objective:
     return suite_objectives(suite_of(name))[name]
 
 
-# Suites a selection of "all" leaves out: the crash suite has its own study and score (experiments.crash).
-APART = ("crash",)
+# Suites a selection of "all" leaves out: each has its own study and score (experiments.crash, experiments.noise).
+APART = ("crash", "noisy")
 
 
 def expand(selection: str) -> list[str]:
