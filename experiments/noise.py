@@ -30,7 +30,6 @@ import json
 import sys
 import time
 import warnings
-from collections.abc import Mapping
 
 import numpy as np
 
@@ -39,21 +38,22 @@ from experiments.lab import cli, render, stats
 from experiments.lab.arms import make_searcher, searcher_names
 from experiments.lab.cache import RunCache
 from experiments.lab.driver import execute, one_thread, random_samples, run_setting, run_tasks
-from experiments.lab.protocol import DEV, HALVES, Setting, half_label
+from experiments.lab.protocol import HALVES, Setting, half_label
 from experiments.lab.suites import SUITES, get_objective, half_of
 from experiments.lab.suites import noisy as suite
 
 RESULTS = cli.RESULTS / "noise"
 CACHE = cli.RESULTS / "runs" / "noise"
 PACKAGES = ("scipy", "optuna")
-SEARCHERS = ("random", "tpe", "pgsearcher", "pgsearcher_noise1")
+ARMS = ("pgsearcher", "pgsearcher_noise1", "pgsearcher_entropy0.05", "pgsearcher_entropy0.1")
+SEARCHERS = ("random", "tpe", *ARMS)
 NOISY = ",".join(n for n in SUITES["noisy"].names if n not in suite.PURE_NOISE)
 PURE = ",".join(suite.PURE_NOISE)
 LATE = 500  # asks after which a pure noise run's coverage counts
 
 PLAN = (
     Stage(SEARCHERS, NOISY, "100x8,100x1", 20),
-    Stage(("random", "pgsearcher", "pgsearcher_noise1"), PURE, "1000x1,1000x8", 8),
+    Stage(("random", *ARMS), PURE, "1000x1,1000x8", 8),
     Stage(("tpe",), PURE, "1000x1,1000x8", 2),
 )
 QUICK = (
@@ -230,7 +230,8 @@ def noisy_tables(summary: dict, setting: str) -> list[str]:
             + [render.mean_sd(v.values()) if v else "" for v in values.values()]
         )
     lines += [
-        f"True value of the returned config after {budget} trials, per objective (mean ± sd over seeds; lower is better):",
+        f"True value of the returned config after {budget} trials, per objective "
+        "(mean ± sd over seeds; lower is better):",
         "",
     ]
     return lines + render.table(["objective", "half", "noise sd", *names], rows)
@@ -238,7 +239,7 @@ def noisy_tables(summary: dict, setting: str) -> list[str]:
 
 def coverage_table(summary: dict) -> tuple[list[str], dict]:
     rows, verdict = [], {}
-    for key, cell in sorted(summary["cells"].items()):
+    for _, cell in sorted(summary["cells"].items()):
         if cell["objective"] not in suite.PURE_NOISE or Setting.parse(cell["setting"]).budget <= LATE:
             continue
         seeds = cell["seeds"].values()

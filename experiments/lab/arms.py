@@ -69,6 +69,14 @@ ARMS: dict[str, Arm] = {
             )
             for strength in (0, 3, 30)
         ),
+        *(
+            Arm(
+                f"pgsearcher_entropy{coef:g}",
+                {"policy": {"entropy_coef": coef}},
+                f"an entropy bonus of {coef:g} in every policy step (policy.entropy_coef) instead of the default",
+            )
+            for coef in (0.05, 0.1)
+        ),
         Arm(
             "pgsearcher_noise1",
             {"rerank": {"noises": (1e-3, 1e-1, 1.0)}},
