@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     args = cli.parse_args(__doc__, FULL, QUICK, argv)
     args.out = cli.QUICK_RESULTS / "crash" if args.quick else crash.RESULTS
     args.out.mkdir(parents=True, exist_ok=True)
-    cache = RunCache(args.out / "runs" / "crash_tune" if args.quick else cli.RESULTS / "runs" / "crash_tune")
+    cache = RunCache((cli.QUICK_RESULTS if args.quick else cli.RESULTS) / "runs" / "crash_tune")
     group = f"{args.budget}x{IN_FLIGHT}"
     todo = [
         (n, o, k) for k in range(args.seeds) for o in OBJECTIVES for n in SEARCHERS if not cache.has(group, n, o, k)
