@@ -24,7 +24,7 @@ import numpy as np
 from experiments.lab import cli, render, stats
 from experiments.lab.arms import ARMS, searcher_names
 from experiments.lab.cache import RunCache
-from experiments.lab.driver import execute, random_samples, run_setting, run_tasks
+from experiments.lab.driver import fill_cache, random_samples, run_setting, run_tasks
 from experiments.lab.objectives import OBJECTIVES
 from experiments.lab.peers import CHEAP
 from experiments.lab.protocol import Setting
@@ -66,10 +66,9 @@ def run_missing(
         if not cache.has(s.key, n, o, k)
     ]
     print(f"{len(tasks)} runs to do", flush=True)
-    failures = run_tasks(execute, tasks, jobs, lambda task, run: cache.add(task[2], run))
-    cache.compact()
+    failures = fill_cache(cache, tasks, jobs)
     if failures:
-        raise RuntimeError(f"{len(failures)} runs failed:\n" + "\n".join(failures))
+        raise RuntimeError(f"{len(failures)} runs failed")
 
 
 def summarize(

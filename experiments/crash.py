@@ -40,7 +40,7 @@ from experiments.external import Stage, plan_tasks
 from experiments.lab import cli, render, stats
 from experiments.lab.arms import searcher_names
 from experiments.lab.cache import RunCache
-from experiments.lab.driver import execute, one_thread, random_samples, run_tasks
+from experiments.lab.driver import fill_cache, one_thread, random_samples
 from experiments.lab.protocol import DEV, HALVES, HELD_OUT, Setting, half_label
 from experiments.lab.suites import SUITES, get_objective
 from experiments.lab.suites import crash as suite
@@ -576,10 +576,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.list:
             print("\n".join(" ".join(map(str, t)) for t in tasks))
             return
-        failures = run_tasks(execute, tasks, args.jobs, lambda task, run: cache.add(task[2], run))
-        cache.compact()
-        if failures:
-            print(f"{len(failures)} runs failed:\n" + "\n".join(failures), file=sys.stderr)
+        fill_cache(cache, tasks, args.jobs)
     summary = score_cache(cache, args.jobs)
     text = markdown(summary, argv, time.time() - start if tasks else None)  # the wall time of runs, if any
     (args.out / "crash.md").write_text(text + "\n")

@@ -47,7 +47,7 @@ from experiments.external_report import report
 from experiments.lab import cli
 from experiments.lab.arms import searcher_names
 from experiments.lab.cache import RunCache
-from experiments.lab.driver import execute, one_thread, random_samples, run_tasks
+from experiments.lab.driver import fill_cache, one_thread, random_samples
 from experiments.lab.peers import CHEAP
 from experiments.lab.protocol import Setting
 from experiments.lab.suites import expand
@@ -215,10 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.list:
             return
         random_samples(list(dict.fromkeys(task[1] for task in tasks)), args.cache, args.jobs)
-        failures = run_tasks(execute, tasks, args.jobs, lambda task, run: cache.add(task[2], run))
-        cache.compact()
-        if failures:
-            print(f"{len(failures)} runs failed:\n" + "\n".join(failures), file=sys.stderr)
+        fill_cache(cache, tasks, args.jobs)
     wall = None if args.report_only else time.time() - start
     searchers = args.report_searchers.split(",") if args.report_searchers else None
     print(report(cache, args.out, searchers, argv, wall, pairs, args.jobs))

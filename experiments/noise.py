@@ -37,7 +37,7 @@ from experiments.external import Stage, plan_tasks
 from experiments.lab import cli, render, stats
 from experiments.lab.arms import make_searcher, searcher_names
 from experiments.lab.cache import RunCache
-from experiments.lab.driver import execute, one_thread, random_samples, run_setting, run_tasks
+from experiments.lab.driver import execute, fill_cache, one_thread, random_samples, run_setting
 from experiments.lab.protocol import HALVES, Setting, half_label
 from experiments.lab.suites import SUITES, get_objective, half_of
 from experiments.lab.suites import noisy as suite
@@ -308,10 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         only = args.searchers.split(",") if args.searchers else None
         tasks = plan_tasks(QUICK if args.quick else PLAN, cache, only, set())
         print(f"{len(tasks)} runs to do", file=sys.stderr)
-        failures = run_tasks(run, tasks, args.jobs, lambda task, result: cache.add(task[2], result))
-        cache.compact()
-        if failures:
-            print(f"{len(failures)} runs failed:\n" + "\n".join(failures), file=sys.stderr)
+        fill_cache(cache, tasks, args.jobs, run)
     summary = score_cache(cache)
     text = markdown(summary, argv, time.time() - start if tasks else None)
     (args.out / "noise.md").write_text(text + "\n")

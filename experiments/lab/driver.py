@@ -21,6 +21,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from experiments.lab.arms import make_searcher
+from experiments.lab.cache import RunCache
 from experiments.lab.objectives import Objective, TrialCrash
 from experiments.lab.protocol import Setting
 from experiments.lab.spaces import (
@@ -336,6 +337,17 @@ def execute(searcher: str, objective: str, setting: str, seed: int) -> dict[str,
     return run
 
 
+def fill_cache(cache: RunCache, tasks: Sequence[tuple], jobs: int, fn: Callable[..., dict] = execute) -> list[str]:
+    """Run the (searcher, objective, setting, seed) `tasks` with `fn` (`execute` unless a study records more) in
+    `jobs` processes, add each run to `cache` under its setting as it is ready, then compact the cache. Returns
+    the runs that failed, as text, which it also prints on stderr."""
+    failures = run_tasks(fn, tasks, jobs, lambda task, run: cache.add(task[2], run))
+    cache.compact()
+    if failures:
+        print(f"{len(failures)} runs failed:\n" + "\n".join(failures), file=sys.stderr)
+    return failures
+
+
 def one_thread() -> None:
     """One BLAS / OpenMP thread in this process (the lab's fits are tiny; the machine is shared)."""
     from threadpoolctl import threadpool_limits
@@ -409,8 +421,6 @@ def compare(
 def _sample(objective: str, cache: str) -> np.ndarray:
     """The cached dense random sample of one objective (computed in a worker process where missing)."""
     warnings.filterwarnings("ignore")
-    from experiments.lab.cache import RunCache
-
     obj = get_objective(objective)
     return RunCache(cache).sample(obj, RANDOM_SAMPLE[obj.kind])
 
