@@ -27,8 +27,9 @@ from experiments.lab.cache import RunCache
 from experiments.lab.driver import fill_cache, random_samples, run_setting, run_tasks
 from experiments.lab.objectives import OBJECTIVES
 from experiments.lab.peers import CHEAP
-from experiments.lab.protocol import Setting
+from experiments.lab.protocol import HALVES, Setting, half_label
 from experiments.lab.spaces import domain_items
+from experiments.lab.suites import half_of
 
 SEARCHERS = (*CHEAP, "naive_pg", "pgsearcher")
 OVERHEAD_POINTS = (100, 1000, 3000, 10000)
@@ -110,6 +111,11 @@ def summarize(
                     "problems_won": won[n],
                     "ms_per_trial": 1000 * float(np.mean([cells[(n, o)].seconds for o in objectives])),
                     "per_objective": dict(zip(objectives, scores[i].mean(axis=1).tolist(), strict=True)),
+                    "halves": {
+                        half: stats.mean_se(scores[i][[half_of(o) == half for o in objectives]].mean(axis=0))
+                        for half in HALVES
+                        if any(half_of(o) == half for o in objectives)
+                    },
                     "mean_curve": np.mean([cells[(n, o)].scores for o in objectives], axis=(0, 1)).tolist(),
                     "duplicates": int(sum(cells[(n, o)].duplicates.sum() for o in objectives)),
                     "off_domain": int(sum(cells[(n, o)].off_domain.sum() for o in objectives)),
@@ -168,6 +174,12 @@ def markdown(summary: dict, seeds: int, searchers: list[str], wall: float, argv:
                 ]
                 for n in searchers
             ],
+        )
+        halves = [h for h in HALVES if h in res[searchers[0]]["halves"]]
+        lines += [f"The development and held-out halves ({where}): mean score ± standard error over seeds.", ""]
+        lines += render.table(
+            ["searcher"] + [f"{half_label(h)} half" for h in halves],
+            [[n] + [render.pm(*res[n]["halves"][h]) for h in halves] for n in searchers],
         )
         lines += [f"Mean score per objective ({where}):", ""]
         lines += render.table(
