@@ -167,10 +167,10 @@ def markdown(cache: RunCache, group: str, argv: list[str] | None, wall: float | 
 
 def main(argv: list[str] | None = None) -> None:
     """Run what the cache lacks, then write tune.md and tune.json."""
-    args = cli.parse_args(__doc__, FULL, QUICK, argv)
-    args.out = cli.QUICK_RESULTS / "crash" if args.quick else crash.RESULTS
-    args.out.mkdir(parents=True, exist_ok=True)
-    cache = RunCache((cli.QUICK_RESULTS if args.quick else cli.RESULTS) / "runs" / "crash_tune")
+    args = cli.parse_args(__doc__, FULL, QUICK, argv, study="crash_tune")
+    report = args.out / crash.RESULTS.name  # beside the in-process study's crash.md
+    report.mkdir(parents=True, exist_ok=True)
+    cache = RunCache(args.cache)
     group = f"{args.budget}x{IN_FLIGHT}"
     todo = [
         (n, o, k) for k in range(args.seeds) for o in OBJECTIVES for n in SEARCHERS if not cache.has(group, n, o, k)
@@ -194,8 +194,8 @@ def main(argv: list[str] | None = None) -> None:
             cache.compact()
             shutil.rmtree(storage, ignore_errors=True)
     text, out = markdown(cache, group, argv, time.time() - start if todo else None)
-    (args.out / "tune.md").write_text(text + "\n")
-    (args.out / "tune.json").write_text(json.dumps(out, indent=1) + "\n")
+    (report / "tune.md").write_text(text + "\n")
+    (report / "tune.json").write_text(json.dumps(out, indent=1) + "\n")
     print(text)
 
 
