@@ -29,18 +29,17 @@ the command runs only what is missing. Writes crash.md, crash.json and crash.png
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from experiments.external import Stage, plan_tasks
+from experiments.external import Stage, run_plan
 from experiments.lab import cli, render, stats
 from experiments.lab.arms import searcher_names
 from experiments.lab.cache import RunCache
-from experiments.lab.driver import fill_cache, one_thread, random_samples
+from experiments.lab.driver import random_samples
 from experiments.lab.protocol import DEV, HALVES, HELD_OUT, Setting, half_label
 from experiments.lab.suites import SUITES, get_objective
 from experiments.lab.suites import crash as suite
@@ -554,29 +553,11 @@ def markdown(summary: dict, argv: list[str] | None, wall: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run what the cache lacks of the plan (or the smoke plan), then score and report."""
-    parser = cli.parser(__doc__)
-    parser.add_argument("--quick", action="store_true", help="the smoke run (two objectives, 12 trials, 2 seeds)")
-    parser.add_argument("--report-only", action="store_true", help="only re-score the cache")
-    parser.add_argument("--searchers", help="only these searchers of the plan (comma separated)")
-    parser.add_argument("--list", action="store_true", help="print the runs that would be run, and stop")
-    cli.add_output(parser, jobs=1)
-    args = parser.parse_args(argv)
-    args.out = args.out or (cli.QUICK_RESULTS / "crash" if args.quick else RESULTS)
-    args.cache = args.cache or (args.out / "runs" if args.quick else CACHE)
-    args.out.mkdir(parents=True, exist_ok=True)
-    only = args.searchers.split(",") if args.searchers else None
-    if only and set(only) - set(searcher_names()):
-        parser.error(f"unknown searchers {sorted(set(only) - set(searcher_names()))}")
-    one_thread()
-    cache = RunCache(args.cache)
-    start, tasks = time.time(), []
-    if not args.report_only:
-        tasks = plan_tasks(QUICK if args.quick else PLAN, cache, only, set())
-        print(f"{len(tasks)} runs to do", file=sys.stderr)
-        if args.list:
-            print("\n".join(" ".join(map(str, t)) for t in tasks))
-            return
-        fill_cache(cache, tasks, args.jobs)
+    start = time.time()
+    done = run_plan(__doc__, argv, (PLAN, QUICK), ("crash", RESULTS, CACHE), "two objectives, 12 trials, 2 seeds")
+    if done is None:
+        return
+    args, cache, tasks = done
     summary = score_cache(cache, args.jobs)
     text = markdown(summary, argv, time.time() - start if tasks else None)  # the wall time of runs, if any
     (args.out / "crash.md").write_text(text + "\n")

@@ -39,15 +39,18 @@ evaluations) into experiments/results/.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from experiments.external_report import report
 from experiments.lab import cli
 from experiments.lab.arms import searcher_names
 from experiments.lab.cache import RunCache
-from experiments.lab.driver import fill_cache, one_thread, random_samples
+from experiments.lab.driver import execute, fill_cache, one_thread, random_samples
 from experiments.lab.peers import CHEAP
 from experiments.lab.protocol import Setting
 from experiments.lab.suites import expand
@@ -154,6 +157,45 @@ def plan_tasks(
                 if searcher in rerun or not cache.has(setting, searcher, objective, seed):
                     tasks[(searcher, objective, setting, seed)] = None
     return list(tasks)
+
+
+def run_plan(
+    doc: str | None,
+    argv: list[str] | None,
+    plans: tuple[tuple[Stage, ...], tuple[Stage, ...]],
+    paths: tuple[str, Path, Path],
+    quick_help: str,
+    fn: Callable[..., dict] = execute,
+) -> tuple[argparse.Namespace, RunCache, list] | None:
+    """The command line of a study made of a plan, and its runs. Flags: --quick (the smoke plan, written to
+    ``experiments/results/quick/<study>/``), --report-only, --searchers (only these of the plan), --list (print
+    the runs to do, and stop: returns None), --out, --cache, --jobs. ``plans`` is (the plan, the smoke plan),
+    ``paths`` (the study's name, its results folder, its run cache). Runs what the cache lacks with ``fn``
+    (`execute` unless the study records more) and returns (the arguments, the cache, the runs it ran)."""
+    study, results, cache_root = paths
+    parser = cli.parser(doc)
+    parser.add_argument("--quick", action="store_true", help=f"the smoke run ({quick_help})")
+    parser.add_argument("--report-only", action="store_true", help="only re-score the cache")
+    parser.add_argument("--searchers", help="only these searchers of the plan (comma separated)")
+    parser.add_argument("--list", action="store_true", help="print the runs that would be run, and stop")
+    cli.add_output(parser, jobs=1)
+    args = parser.parse_args(argv)
+    args.out = args.out or (cli.QUICK_RESULTS / study if args.quick else results)
+    args.cache = args.cache or (args.out / "runs" if args.quick else cache_root)
+    args.out.mkdir(parents=True, exist_ok=True)
+    only = args.searchers.split(",") if args.searchers else None
+    if only and set(only) - set(searcher_names()):
+        parser.error(f"unknown searchers {sorted(set(only) - set(searcher_names()))}")
+    one_thread()
+    cache, tasks = RunCache(args.cache), []
+    if not args.report_only:
+        tasks = plan_tasks(plans[1] if args.quick else plans[0], cache, only, set())
+        print(f"{len(tasks)} runs to do", file=sys.stderr)
+        if args.list:
+            print("\n".join(" ".join(map(str, t)) for t in tasks))
+            return None
+        fill_cache(cache, tasks, args.jobs, fn)
+    return args, cache, tasks
 
 
 def main(argv: list[str] | None = None) -> None:

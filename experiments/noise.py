@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 import warnings
 
 import numpy as np
 
-from experiments.external import Stage, plan_tasks
+from experiments.external import Stage, run_plan
 from experiments.lab import cli, render, stats
 from experiments.lab.arms import make_searcher, searcher_names
 from experiments.lab.cache import RunCache
-from experiments.lab.driver import execute, fill_cache, one_thread, random_samples, run_setting
+from experiments.lab.driver import execute, random_samples, run_setting
 from experiments.lab.protocol import HALVES, Setting, half_label
 from experiments.lab.suites import SUITES, get_objective, half_of
 from experiments.lab.suites import noisy as suite
@@ -292,23 +291,11 @@ def markdown(summary: dict, argv: list[str] | None, wall: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run what the cache lacks of the plan (or the smoke plan), then score and report."""
-    parser = cli.parser(__doc__)
-    parser.add_argument("--quick", action="store_true", help="the smoke run (seconds)")
-    parser.add_argument("--report-only", action="store_true", help="only re-score the cache")
-    parser.add_argument("--searchers", help="only these searchers of the plan (comma separated)")
-    cli.add_output(parser, jobs=1)
-    args = parser.parse_args(argv)
-    args.out = args.out or (cli.QUICK_RESULTS / "noise" if args.quick else RESULTS)
-    args.cache = args.cache or (args.out / "runs" if args.quick else CACHE)
-    args.out.mkdir(parents=True, exist_ok=True)
-    one_thread()
-    cache = RunCache(args.cache)
-    start, tasks = time.time(), []
-    if not args.report_only:
-        only = args.searchers.split(",") if args.searchers else None
-        tasks = plan_tasks(QUICK if args.quick else PLAN, cache, only, set())
-        print(f"{len(tasks)} runs to do", file=sys.stderr)
-        fill_cache(cache, tasks, args.jobs, run)
+    start = time.time()
+    done = run_plan(__doc__, argv, (PLAN, QUICK), ("noise", RESULTS, CACHE), "seconds", run)
+    if done is None:
+        return
+    args, cache, tasks = done
     summary = score_cache(cache)
     text = markdown(summary, argv, time.time() - start if tasks else None)
     (args.out / "noise.md").write_text(text + "\n")
